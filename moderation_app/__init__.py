@@ -1,0 +1,73 @@
+"""The moderation desk: create_app() builds a configured Flask application."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from moderation_app.config import PROJECT_ROOT, base_settings, check_settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(base_settings(app.instance_path))
+    app.config.from_prefixed_env()
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    check_settings(app.config, testing=app.testing, debug=app.debug)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from moderation_app import models  # noqa: F401  (complete metadata for Alembic)
+    from moderation_app.extensions import csrf, db, limiter, login_manager, migrate
+    from moderation_app.services.accounts import load_user_by_session_token
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_user_by_session_token)
+
+
+def register_blueprints(app: Flask) -> None:
+    from moderation_app import auth, health, seller, staff
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(seller.bp)
+    app.register_blueprint(staff.bp)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from moderation_app.permissions import enforce_access
+    from moderation_app.web import add_security_headers, register_error_handlers, register_template_helpers
+
+    app.before_request(enforce_access)
+    app.after_request(add_security_headers)
+    register_error_handlers(app)
+    register_template_helpers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from moderation_app.cli import register
+
+    register(app)

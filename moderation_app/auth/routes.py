@@ -1,0 +1,84 @@
+"""Login and logout views. Failed logins are throttled per account and per address;
+successful ones never count, so an office full of people signing in is never blocked."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from moderation_app.auth import bp
+from moderation_app.auth.forms import LoginForm
+from moderation_app.extensions import db, limiter
+from moderation_app.permissions import home_endpoint_for, public, role_required
+from moderation_app.models.users import Role
+from moderation_app.services.accounts import authenticate
+from moderation_app.services.audit import record_event
+
+
+def _attempted_email() -> str:
+    return request.form.get("email", "").strip().lower()[:254]
+
+
+def _login_failed(response: Response) -> bool:
+    return request.method == "POST" and response.status_code != 302
+
+
+def is_safe_next(target: str | None) -> bool:
+    if not target:
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and target.startswith("/") \
+        and not target.startswith("//") and "\\" not in target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_attempted_email,
+               methods=["POST"], deduct_when=_login_failed, scope="login-account")
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+               methods=["POST"], deduct_when=_login_failed, scope="login-address")
+def login() -> Response | str:
+    if current_user.is_authenticated:
+        return redirect(url_for(home_endpoint_for(current_user.role)))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is None:
+            record_event("auth.login_failed", actor_email=_attempted_email() or "(blank)",
+                         actor_role="anonymous", details={"remote_addr": request.remote_addr})
+            db.session.commit()
+            form.password.errors.append("Email or password is not correct.")
+            return render_template("auth/login.html", form=form), 200
+        # A fresh session: nothing planted before login survives it.
+        session.clear()
+        login_user(user)
+        record_event("auth.login", actor=user, details={"remote_addr": request.remote_addr})
+        db.session.commit()
+        target = request.args.get("next")
+        return redirect(target if is_safe_next(target) else url_for(home_endpoint_for(user.role)))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@role_required(Role.SELLER, Role.AGENT, Role.MANAGER)
+def logout() -> Response:
+    user = current_user._get_current_object()
+    # Rotating the token makes every copy of the old session cookie worthless.
+    user.rotate_session_token()
+    record_event("auth.logout", actor=user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/")
+@public
+def index() -> Response:
+    if current_user.is_authenticated:
+        return redirect(url_for(home_endpoint_for(current_user.role)))
+    return redirect(url_for("auth.login"))

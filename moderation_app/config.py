@@ -1,0 +1,65 @@
+"""Settings read from the environment, with safe defaults for development and tests only."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable app (e.g. no SECRET_KEY in production)."""
+
+
+def default_database_url(instance_path: str) -> str:
+    return f"sqlite:///{Path(instance_path) / 'moderation.sqlite3'}"
+
+
+def normalize_database_url(url: str) -> str:
+    # Operators paste libpq-style URLs; the app talks to PostgreSQL through psycopg 3 only.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def base_settings(instance_path: str) -> dict[str, object]:
+    """Defaults that hold everywhere; the environment and FLASK_* variables override them."""
+    return {
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(
+            os.environ.get("DATABASE_URL") or default_database_url(instance_path)
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(PROJECT_ROOT / "uploads"),
+        # Cookies: secure unless a plain-http local run says otherwise.
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "moderation_session",
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "REMEMBER_COOKIE_SECURE": True,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        # Failed logins only count against these (see auth.routes).
+        "LOGIN_LIMIT_PER_ACCOUNT": "10 per 15 minutes",
+        "LOGIN_LIMIT_PER_ADDRESS": "100 per 15 minutes",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        "PAGE_SIZE": 25,
+    }
+
+
+def check_settings(config: dict[str, object], *, testing: bool, debug: bool) -> None:
+    if not config.get("SECRET_KEY"):
+        if testing or debug:
+            # Development and tests get a throwaway key: sessions simply do not survive a restart.
+            config["SECRET_KEY"] = os.urandom(32).hex()
+        else:
+            raise ConfigError(
+                "SECRET_KEY is not set. Set it in the environment "
+                "(e.g. `export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')`)."
+            )

@@ -1,0 +1,14 @@
+"""All models, imported here so Alembic and the app see one complete metadata."""
+
+from moderation_app.models.audit import AuditEvent
+from moderation_app.models.evidence import Evidence
+from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, Review
+from moderation_app.models.requests import (
+    DeletionRequest, MessageKind, Reason, RequestMessage, RequestStatus,
+)
+from moderation_app.models.users import Role, User
+
+__all__ = [
+    "AuditEvent", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Offer", "Order",
+    "OrderStatus", "Reason", "RequestMessage", "RequestStatus", "Review", "Role", "User",
+]

@@ -1,0 +1,35 @@
+"""The append-only, hash-chained audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from moderation_app.extensions import db
+from moderation_app.database import UTCDateTime
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditEvent(db.Model):
+    """One event. `id` is assigned by the appender (previous id + 1), so two writers that
+    raced for the same place in the chain collide on the primary key instead of forking it."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_email: Mapped[str] = mapped_column(String(254), index=True)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    request_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    review_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Canonical JSON text, exactly what the hash covers.
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,38 @@
+"""Evidence files (re-encoded screenshots) attached to deletion requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from moderation_app.extensions import db
+from moderation_app.database import UTCDateTime, utcnow
+from moderation_app.models.requests import DeletionRequest, RequestMessage
+from moderation_app.models.users import User
+
+
+class Evidence(db.Model):
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("deletion_requests.id"), index=True)
+    # Set when the file came with a seller's answer rather than with the request itself.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("request_messages.id"))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # For display only; never part of a path.
+    original_filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    thumbnail_name: Mapped[str] = mapped_column(String(80), unique=True)
+    format: Mapped[str] = mapped_column(String(8))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    byte_size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    perceptual_hash: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    request: Mapped[DeletionRequest] = relationship()
+    message: Mapped[RequestMessage | None] = relationship()
+    uploaded_by: Mapped[User] = relationship()

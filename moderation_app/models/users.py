@@ -1,0 +1,82 @@
+"""Desk accounts: sellers, customer-service agents and managers."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Enum, String
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from moderation_app.extensions import db
+from moderation_app.database import UTCDateTime, utcnow
+
+# scrypt with OWASP's minimum cost (N=2**16, r=8, p=1).
+PASSWORD_HASH_METHOD = "scrypt:65536:8:1"
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256
+
+
+class Role(enum.StrEnum):
+    SELLER = "seller"
+    AGENT = "agent"
+    MANAGER = "manager"
+
+
+STAFF_ROLES = frozenset({Role.AGENT, Role.MANAGER})
+
+
+def enum_values(enum_cls: type[enum.Enum]) -> list[str]:
+    return [member.value for member in enum_cls]
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased: one person, one account, whatever the capitalisation.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, name="role", native_enum=False, create_constraint=True,
+             length=16, values_callable=enum_values)
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What the session cookie carries instead of the id; rotating it ends every session of the user.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"
+
+    # Flask-Login: an inactive account or one without a password cannot hold a session.
+    @property
+    def is_active(self) -> bool:
+        return self.active and self.password_hash is not None
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method=PASSWORD_HASH_METHOD)
+        self.rotate_session_token()
+
+    def check_password(self, password: str) -> bool:
+        if self.password_hash is None:
+            return False
+        return check_password_hash(self.password_hash, password)
+
+    def rotate_session_token(self) -> None:
+        self.session_token = new_session_token()

@@ -1,0 +1,71 @@
+"""Who may use which view. Every view declares its audience with @public or @role_required;
+a view that declares nothing is refused to everyone (deny by default)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, abort, current_app, redirect, request, url_for
+from flask_login import current_user
+
+from moderation_app.models.users import Role
+
+View = TypeVar("View", bound=Callable[..., object])
+
+PUBLIC = "public"
+# Endpoints Flask itself registers, whose functions we cannot decorate.
+BUILTIN_PUBLIC_ENDPOINTS = frozenset({"static"})
+ACCESS_ATTRIBUTE = "access_roles"
+
+
+def public(view: View) -> View:
+    """Anyone, signed in or not (login page, health check, static files)."""
+    setattr(view, ACCESS_ATTRIBUTE, PUBLIC)
+    return view
+
+
+def role_required(*roles: Role) -> Callable[[View], View]:
+    """Signed-in users whose role is one of `roles`."""
+    if not roles:
+        raise ValueError("role_required needs at least one role")
+
+    def decorate(view: View) -> View:
+        setattr(view, ACCESS_ATTRIBUTE, frozenset(roles))
+        return view
+
+    return decorate
+
+
+def access_for(endpoint: str | None, app: Flask) -> str | frozenset[Role] | None:
+    if endpoint in BUILTIN_PUBLIC_ENDPOINTS:
+        return PUBLIC
+    view = app.view_functions.get(endpoint) if endpoint else None
+    return getattr(view, ACCESS_ATTRIBUTE, None) if view else None
+
+
+def enforce_access() -> None:
+    """before_request hook: the single place where the declarations above take effect."""
+    if request.endpoint is None:  # no route matched: let the 404/405 handlers answer
+        return None
+    access = access_for(request.endpoint, current_app)
+    if access == PUBLIC:
+        return None
+    if access is None:
+        current_app.logger.warning("denied: endpoint %s declares no access", request.endpoint)
+        abort(403)
+    if not current_user.is_authenticated:
+        if request.method == "GET":
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        abort(401)
+    if current_user.role not in access:
+        abort(403)
+    return None
+
+
+def home_endpoint_for(role: Role) -> str:
+    return {
+        Role.SELLER: "seller.reviews",
+        Role.AGENT: "staff.queue",
+        Role.MANAGER: "staff.dashboard",
+    }[role]

@@ -1,0 +1,6 @@
+"""Business rules. Services change the session but never commit: the caller's one commit
+makes a change and its audit event land together."""
+
+
+class DomainError(Exception):
+    """A rule refused the operation; the message is safe to show to the user."""

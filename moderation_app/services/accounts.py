@@ -1,0 +1,77 @@
+"""Creating accounts, setting passwords and checking credentials."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from moderation_app.extensions import db
+from moderation_app.models.users import (
+    MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, PASSWORD_HASH_METHOD, Role, User,
+)
+from moderation_app.services import DomainError
+from moderation_app.services.audit import record_event
+
+# Checked against when the email is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_HASH_METHOD)
+
+
+def normalize_email(email: str) -> str:
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise DomainError(f"Invalid email address: {error}") from None
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise DomainError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters.")
+
+
+def create_user(email: str, role: Role, password: str | None = None,
+                actor: User | None = None) -> User:
+    email = normalize_email(email)
+    if db.session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+        raise DomainError(f"A user with email {email} already exists.")
+    user = User(email=email, role=role)
+    if password is not None:
+        check_password_policy(password)
+        user.set_password(password)
+    db.session.add(user)
+    db.session.flush([user])
+    record_event("user.created", actor=actor,
+                 details={"user_id": user.id, "email": email, "role": role.value,
+                          "has_password": password is not None})
+    return user
+
+
+def set_password(user: User, password: str, actor: User | None = None) -> None:
+    check_password_policy(password)
+    user.set_password(password)  # also rotates the session token: old sessions end
+    record_event("user.password_set", actor=actor,
+                 details={"user_id": user.id, "email": user.email})
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user if the credentials are right and the account may sign in, else None.
+    The caller cannot tell an unknown email from a wrong password, by answer or by time."""
+    user = find_user(email)
+    if user is None or user.password_hash is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    return user
+
+
+def load_user_by_session_token(session_token: str) -> User | None:
+    """Flask-Login's loader: the cookie holds the user's current session token, not their id."""
+    user = db.session.scalar(select(User).where(User.session_token == session_token))
+    return user if user is not None and user.is_active else None

@@ -1,0 +1,122 @@
+"""Demo data for `make run`: accounts of each role, offers and a few hundred reviews.
+
+Reviews go through the marketplace importer, so demo data obeys the same rules as real data.
+Deterministic (fixed random seed) and idempotent (keyed on the first demo seller).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+from moderation_app.models.users import Role
+from moderation_app.services.accounts import create_user, find_user
+from moderation_app.services.marketplace_import import ImportStats, apply_batch, parsed_batches
+
+# Development-only credentials, printed by `seed-demo`; never use these accounts in production.
+DEMO_LOGINS = [
+    ("maria.seller@example.com", "seller", "demo-seller-maria"),
+    ("kenji.seller@example.com", "seller", "demo-seller-kenji"),
+    ("ana.agent@example.com", "agent", "demo-agent-ana-1"),
+    ("omar.agent@example.com", "agent", "demo-agent-omar-1"),
+    ("lena.manager@example.com", "manager", "demo-manager-lena"),
+]
+# Sellers that exist only as marketplace data (no password: they cannot sign in).
+OTHER_SELLERS = ["quickboost.shop@example.com", "goldsmith.trader@example.com"]
+
+OFFERS = {
+    "maria.seller@example.com": [
+        "Valorant rank boost: Silver to Gold",
+        "League of Legends coaching, 2 hours",
+        "Apex Legends badge unlock",
+    ],
+    "kenji.seller@example.com": [
+        "WoW gold, 100k, fast delivery",
+        "Diablo IV leveling 1-50",
+        "FIFA Ultimate Team coins, 1M",
+        "Destiny 2 raid carry",
+    ],
+    "quickboost.shop@example.com": ["CS2 Premier rating boost", "Dota 2 MMR calibration"],
+    "goldsmith.trader@example.com": ["RuneScape gold, 50M", "Lost Ark gold bundle"],
+}
+
+GOOD_TEXTS = [
+    "Fast and friendly, started within ten minutes. Would buy again.",
+    "Exactly as described, great communication throughout.",
+    "Delivered ahead of schedule and kept me updated every step.",
+    "Solid service, a little slow to reply at night but all done.",
+    "",
+]
+MIXED_TEXTS = [
+    "Took longer than promised to start, but the result was fine.",
+    "Okay overall. Had to ask twice for an update.",
+    "",
+]
+BAD_TEXTS = [
+    "Never started on time and barely answered my messages.",
+    "Order was refunded after two days of waiting. Disappointed.",
+]
+# The four kinds of review a seller may ask to delete, as they look in the wild.
+SUSPECT_TEXTS = [
+    "SCAM seller, everyone go to quickboost.shop instead, much cheaper and honest!!",
+    "The gold arrived but my character was banned, terrible account I bought.",
+    "I will change this to 5 stars if you give me another 50% off on my next order.",
+    "My internet provider has been down all week, worst experience ever.",
+    "Give me a free extra coaching session or this 1 star stays forever.",
+]
+BUYERS = [f"{name}{number}" for name in
+          ("nightowl", "pixelpaladin", "frostbyte", "shadowfox", "lootgoblin", "critmaster",
+           "manaflow", "questkeeper", "stormrider", "voidwalker") for number in (7, 21, 88, 404)]
+
+
+def _demo_lines(rng: random.Random, now: datetime) -> list[bytes]:
+    lines = []
+    review_number = 1000
+    for seller, titles in OFFERS.items():
+        for offer_index, title in enumerate(titles):
+            offer_id = f"OF-{seller[:4].upper()}-{offer_index + 1}"
+            for _ in range(rng.randint(25, 45)):
+                review_number += 1
+                roll = rng.random()
+                if roll < 0.6:
+                    stars, texts, status = (4, 5), GOOD_TEXTS, "finished"
+                elif roll < 0.8:
+                    stars, texts, status = (3, 4), MIXED_TEXTS, "finished"
+                elif roll < 0.92:
+                    stars, texts, status = (1, 2), BAD_TEXTS, rng.choice(["refund", "canceled"])
+                else:
+                    stars, texts, status = (1, 1), SUSPECT_TEXTS, rng.choice(["finished", "canceled"])
+                created = now - timedelta(days=rng.randint(0, 240), minutes=rng.randint(0, 1439))
+                lines.append(json.dumps({
+                    "review_id": f"R-{review_number}",
+                    "order_id": f"O-{review_number + 50_000}",
+                    "order_status": status,
+                    "offer_id": offer_id,
+                    "offer_title": title,
+                    "seller_email": seller,
+                    "buyer": rng.choice(BUYERS),
+                    "ratings": {criterion: rng.randint(*stars)
+                                for criterion in ("fulfillment", "start_time", "communication")},
+                    "text": rng.choice(texts),
+                    "created_at": created.isoformat().replace("+00:00", "Z"),
+                }).encode())
+    return lines
+
+
+def seed_demo(now: datetime | None = None) -> bool:
+    """Load the demo data unless it is there already. Returns True when it loaded it."""
+    if find_user(DEMO_LOGINS[0][0]) is not None:
+        return False
+    for email, role, password in DEMO_LOGINS:
+        create_user(email, Role(role), password)
+    rng = random.Random(20261128)
+    lines = _demo_lines(rng, now or datetime.now(UTC))
+    stats = ImportStats()
+
+    def reject(line_number: int, reason: str) -> None:
+        raise RuntimeError(f"demo line {line_number} rejected: {reason}")
+
+    for batch in parsed_batches(enumerate(lines, 1), stats, reject):
+        apply_batch(batch, stats, reject)
+    return True
