@@ -45,7 +45,7 @@ def create_user(email: str, role: Role, password: str | None = None,
         check_password_policy(password)
         user.set_password(password)
     db.session.add(user)
-    db.session.flush([user])
+    db.session.flush()
     record_event("user.created", actor=actor,
                  details={"user_id": user.id, "email": email, "role": role.value,
                           "has_password": password is not None})

@@ -79,5 +79,5 @@ def record_event(
     )
     event.hash = event_hash(event)
     db.session.add(event)
-    db.session.flush([event])
+    db.session.flush()
     return event
