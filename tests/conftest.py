@@ -25,11 +25,23 @@ PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
+# Each pytest process works in its own PostgreSQL schema, so runs can share one database.
+PG_SCHEMA = f"pytest_{os.getpid()}"
+
+
+def engine_options() -> dict[str, object]:
+    options: dict[str, object] = {"pool_pre_ping": True}
+    if TEST_DATABASE_URL:
+        options["connect_args"] = {"options": f"-csearch_path={PG_SCHEMA}"}
+    return options
+
+
 def base_test_config(database_url: str, upload_dir: Path) -> dict[str, object]:
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(),
         "UPLOAD_DIR": str(upload_dir),
         # Test runs are plain http, like `make run`.
         "SESSION_COOKIE_SECURE": False,
@@ -51,15 +63,19 @@ class FormClient(FlaskClient):
         return self.post(url, data=data, **kwargs)
 
 
+def _pg_schema(statement: str) -> None:
+    engine = create_engine(TEST_DATABASE_URL)
+    with engine.begin() as connection:
+        connection.execute(text(statement))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Runs the real migrations once per session; tests get copies (SQLite) or truncation (PG)."""
     if TEST_DATABASE_URL:
-        engine = create_engine(TEST_DATABASE_URL)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+        _pg_schema(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+        _pg_schema(f"CREATE SCHEMA {PG_SCHEMA}")
         url = TEST_DATABASE_URL
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.sqlite3'}"
@@ -67,7 +83,9 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    return url
+    yield url
+    if TEST_DATABASE_URL:
+        _pg_schema(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
 
 
 def _truncate_all(app: Flask) -> None:

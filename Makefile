@@ -1,0 +1,46 @@
+# Two commands matter: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+FLASK  := $(BIN)/flask --app wsgi
+SECRET_FILE := instance/secret_key
+
+.PHONY: run test test-postgres migrate db-upgrade seed screenshots bench clean
+
+# Reinstall only when a requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# A per-checkout secret for local runs, kept out of git (instance/ is ignored).
+$(SECRET_FILE):
+	mkdir -p instance
+	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $@
+
+run: $(VENV)/.installed $(SECRET_FILE)
+	SECRET_KEY=$$(cat $(SECRET_FILE)) $(FLASK) db upgrade
+	SECRET_KEY=$$(cat $(SECRET_FILE)) $(FLASK) seed-demo
+	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
+	SECRET_KEY=$$(cat $(SECRET_FILE)) FLASK_SESSION_COOKIE_SECURE=false \
+		$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+test: $(VENV)/.installed
+	$(BIN)/pytest -q
+
+test-postgres: $(VENV)/.installed
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q
+
+# After changing models: write a migration, then read it before committing.
+migrate: $(VENV)/.installed
+	FLASK_DEBUG=1 $(FLASK) db migrate -m "$(m)"
+
+screenshots: $(VENV)/.installed
+	$(BIN)/python docs/take_screenshots.py
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/import_million.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

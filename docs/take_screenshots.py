@@ -1,0 +1,82 @@
+"""Screenshots of every page as its user sees it, on demo data, in Debian's Chromium.
+
+    .venv/bin/python docs/take_screenshots.py     (or `make screenshots`)
+
+Serves the app on a throwaway SQLite database with the demo data loaded and writes PNGs to
+docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask_migrate import upgrade  # noqa: E402
+
+from moderation_app import create_app  # noqa: E402
+from moderation_app.extensions import db  # noqa: E402
+from moderation_app.services.demo import DEMO_LOGINS, seed_demo  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def login_for(role: str) -> tuple[str, str]:
+    email, _, password = next(login for login in DEMO_LOGINS if login[1] == role)
+    return email, password
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app({
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/screens.sqlite3",
+            "SECRET_KEY": "screenshots-only", "SESSION_COOKIE_SECURE": False,
+            "UPLOAD_DIR": f"{folder}/uploads",
+        })
+        with app.app_context():
+            upgrade()
+            seed_demo()
+            db.session.commit()
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                                 args=CHROMIUM_ARGS)
+
+            def shoot(name: str, path: str, role: str | None = None, full_page: bool = True) -> None:
+                context = browser.new_context(viewport={"width": 1280, "height": 860})
+                page = context.new_page()
+                if role:
+                    email, password = login_for(role)
+                    page.goto(f"{base}/login")
+                    page.fill("input[name=email]", email)
+                    page.fill("input[name=password]", password)
+                    page.click("button[type=submit]")
+                    page.wait_for_load_state()
+                page.goto(f"{base}{path}")
+                page.screenshot(path=str(OUT / f"{name}.png"), full_page=full_page)
+                print(f"{name}.png  {path}  as {role or 'anonymous'}")
+                context.close()
+
+            shoot("login", "/login")
+            shoot("seller-reviews", "/seller/reviews", "seller", full_page=False)
+            shoot("agent-queue", "/queue", "agent")
+            shoot("manager-dashboard", "/dashboard", "manager")
+            shoot("not-found", "/seller/nothing-here", "seller")
+            browser.close()
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""End to end in Debian's Chromium (driven by Playwright): what a seller sees after signing in."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from moderation_app.extensions import db
+from moderation_app.services.marketplace_import import ImportStats, apply_batch, parsed_batches
+from tests.conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def page() -> Iterator[object]:
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        yield page
+        browser.close()
+
+
+def import_reviews(app, seller_email: str, ratings: list[tuple[int, int, int]]) -> None:
+    lines = [json.dumps({
+        "review_id": f"R-{index}", "order_id": f"O-{index}", "order_status": "finished",
+        "offer_id": "OF-1", "offer_title": "Raid carry", "seller_email": seller_email,
+        "buyer": f"buyer{index}", "ratings": dict(zip(("fulfillment", "start_time", "communication"), stars)),
+        "text": f"Review number {index}", "created_at": f"2026-10-{index + 1:02d}T12:00:00Z",
+    }).encode() for index, stars in enumerate(ratings)]
+    with app.app_context():
+        stats = ImportStats()
+        for batch in parsed_batches(enumerate(lines, 1), stats, lambda *_: None):
+            apply_batch(batch, stats, lambda *_: None)
+        db.session.commit()
+
+
+def test_seller_signs_in_and_sees_reviews_and_rating(app, seller, live_server, page):
+    import_reviews(app, seller.email, [(5, 4, 3), (1, 2, 3)])
+
+    page.goto(f"{live_server}/seller/reviews")
+    assert page.url.startswith(f"{live_server}/login")
+    page.fill("input[name=email]", seller.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+    page.wait_for_url(f"{live_server}/seller/reviews")
+    assert page.locator(".big-number").inner_text() == "3.00"
+    assert page.locator("tbody tr").count() == 2
+    assert "Review number 1" in page.locator("tbody tr").first.inner_text()
+
+    page.click("text=Sign out")
+    page.wait_for_url(f"{live_server}/login")
+    assert "You have signed out." in page.content()
+
+
+def test_wrong_password_shows_the_message_on_the_form(seller, live_server, page):
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", seller.email)
+    page.fill("input[name=password]", "not the password at all")
+    page.click("button[type=submit]")
+    assert page.locator(".field-error").inner_text() == "Email or password is not correct."
