@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from moderation_app.extensions import db
 from moderation_app.models.users import Role
@@ -75,6 +75,7 @@ def users_deactivate(email: str) -> None:
 
 
 @click.command("import-marketplace")
+@with_appcontext
 @click.argument("file", type=click.File("rb"))
 def import_marketplace(file) -> None:
     """Import reviews from a JSON Lines FILE ('-' for standard input)."""
@@ -103,6 +104,7 @@ def import_marketplace(file) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Load demo accounts, offers and reviews (idempotent) and print the demo logins."""
     from moderation_app.services.demo import DEMO_LOGINS, seed_demo

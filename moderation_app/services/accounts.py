@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -13,8 +15,10 @@ from moderation_app.models.users import (
 from moderation_app.services import DomainError
 from moderation_app.services.audit import record_event
 
-# Checked against when the email is unknown, so both failures take the same time.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_HASH_METHOD)
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the email is unknown, so both failures take the same time."""
+    return generate_password_hash("not-a-real-password", method=PASSWORD_HASH_METHOD)
 
 
 def normalize_email(email: str) -> str:
@@ -64,7 +68,7 @@ def authenticate(email: str, password: str) -> User | None:
     The caller cannot tell an unknown email from a wrong password, by answer or by time."""
     user = find_user(email)
     if user is None or user.password_hash is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not user.check_password(password) or not user.is_active:
         return None

@@ -8,9 +8,10 @@ handful of bulk statements. The caller commits after each batch.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import islice
 from typing import IO, Any
@@ -31,6 +32,7 @@ MAX_TITLE_LENGTH = 300
 MAX_BUYER_LENGTH = 100
 BATCH_SIZE = 1000
 RATING_KEYS = ("fulfillment", "start_time", "communication")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class LineRejected(Exception):
@@ -96,9 +98,21 @@ def _identifier(record: dict[str, Any], key: str, max_length: int = EXTERNAL_ID_
     value = value.strip()
     if len(value) > max_length:
         raise LineRejected(f"{key} is longer than {max_length} characters")
-    if any(ord(char) < 32 for char in value):
+    if _CONTROL_CHARACTERS.search(value):
         raise LineRejected(f"{key} contains control characters")
+    _check_storable(value, key)
     return value
+
+
+def _check_storable(value: str, key: str) -> None:
+    # JSON can escape what no database takes: a lone surrogate (\ud800) cannot be encoded at all,
+    # and PostgreSQL refuses NUL in text. Either would abort the whole import at write time.
+    if "\x00" in value:
+        raise LineRejected(f"{key} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LineRejected(f"{key} contains a lone surrogate, which is not valid Unicode") from None
 
 
 def _rating(ratings: dict[str, Any], key: str) -> int:
@@ -121,11 +135,14 @@ def _seller_email(raw: str) -> str:
 
 def parse_line(line_number: int, raw: bytes) -> ReviewLine:
     try:
-        record = json.loads(raw)
+        # Decode strictly first: json.loads(bytes) lets UTF-8-encoded surrogates through.
+        record = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise LineRejected("line is not valid UTF-8") from None
     except json.JSONDecodeError as error:
         raise LineRejected(f"invalid JSON ({error.msg})") from None
+    except ValueError as error:  # e.g. an integer past Python's 4300-digit conversion limit
+        raise LineRejected(f"invalid JSON ({error})") from None
     if not isinstance(record, dict):
         raise LineRejected("line must be a JSON object")
 
@@ -154,6 +171,7 @@ def parse_line(line_number: int, raw: bytes) -> ReviewLine:
         raise LineRejected("text must be a string")
     if len(text) > MAX_TEXT_LENGTH:
         raise LineRejected(f"text is longer than {MAX_TEXT_LENGTH} characters")
+    _check_storable(text, "text")
 
     raw_created = record.get("created_at")
     try:
@@ -164,6 +182,10 @@ def parse_line(line_number: int, raw: bytes) -> ReviewLine:
         raise LineRejected(f"created_at {raw_created!r} is not an ISO 8601 time")
     if created_at.tzinfo is None:
         raise LineRejected("created_at must include a timezone (e.g. 2026-10-01T12:00:00Z)")
+    try:
+        created_at = created_at.astimezone(UTC)
+    except OverflowError:
+        raise LineRejected(f"created_at {raw_created!r} is out of range in UTC") from None
 
     seller_email = record.get("seller_email")
     if not isinstance(seller_email, str):
