@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from moderation_app.config import PROJECT_ROOT, base_settings, check_settings
 
@@ -24,6 +25,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     check_settings(app.config, testing=app.testing, debug=app.debug)
+    if app.config["PROXY_COUNT"]:
+        # Behind N trusted proxies: take client address, scheme and host from their headers.
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
     register_extensions(app)
     register_blueprints(app)
@@ -34,13 +40,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from moderation_app import models  # noqa: F401  (complete metadata for Alembic)
-    from moderation_app.extensions import csrf, db, limiter, login_manager, migrate
+    from moderation_app.extensions import csrf, db, login_manager, migrate
     from moderation_app.services.accounts import load_user_by_session_token
+    from moderation_app.throttle import LoginThrottle
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
-    limiter.init_app(app)
+    LoginThrottle(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."

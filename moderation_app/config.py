@@ -46,8 +46,10 @@ def base_settings(instance_path: str) -> dict[str, object]:
         # Failed logins only count against these (see auth.routes).
         "LOGIN_LIMIT_PER_ACCOUNT": "10 per 15 minutes",
         "LOGIN_LIMIT_PER_ADDRESS": "100 per 15 minutes",
+        # memory:// is per process; several workers should share e.g. redis://.
         "RATELIMIT_STORAGE_URI": "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # How many reverse proxies in front of the app set X-Forwarded-* (0: none, trust nothing).
+        "PROXY_COUNT": 0,
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
         "PAGE_SIZE": 25,
     }

@@ -1,7 +1,5 @@
 """Extension objects, unbound; create_app() binds them to an app."""
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -13,5 +11,3 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True, render_item=render_migration_type)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# No default limits: only the routes that need throttling declare them.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -55,7 +55,7 @@ def enforce_access() -> None:
         current_app.logger.warning("denied: endpoint %s declares no access", request.endpoint)
         abort(403)
     if not current_user.is_authenticated:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         abort(401)
     if current_user.role not in access:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, render_template, request
 from flask_login import current_user
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -38,7 +39,8 @@ def _render_error(code: int, title: str, message: str, error_id: str | None = No
 
 
 ERROR_MESSAGES = {
-    400: ("Bad request", "The form could not be processed. If it had expired, reload the page and try again."),
+    400: ("Bad request",
+          "The form could not be processed. If it had expired, reload the page and try again."),
     401: ("Sign in required", "Please sign in to continue."),
     403: ("Not allowed", "Your account does not have access to this page."),
     404: ("Not found", "There is nothing here, or it is not yours to see."),
@@ -54,10 +56,13 @@ def handle_http_error(error: HTTPException):
     title, message = ERROR_MESSAGES.get(code, (error.name, error.description or ""))
     if code == 400 and error.description and "CSRF" in error.description:
         message = "Your form had expired or was sent from elsewhere. Reload the page and try again."
-    response = _render_error(code, title, message)
+    body, status = _render_error(code, title, message)
+    # Keep the headers the error carries about itself (a 405 must say Allow), not its content type.
+    headers = Headers(error.get_headers())
+    headers.remove("Content-Type")
     if code == 429:
-        return response[0], code, {"Retry-After": "60"}
-    return response
+        headers.setdefault("Retry-After", "60")
+    return body, status, headers
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -70,7 +75,8 @@ def register_error_handlers(app: Flask) -> None:
         # The id ties what the user sees to the traceback in the log.
         app.logger.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
         return _render_error(500, "Something went wrong",
-                             "The desk hit an unexpected error and has logged it. Quote the error id when you report it.",
+                             "The desk hit an unexpected error and has logged it. "
+                             "Quote the error id when you report it.",
                              error_id)
 
 

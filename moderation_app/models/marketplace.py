@@ -108,7 +108,8 @@ class Review(db.Model):
     rating_communication: Mapped[int] = mapped_column(SmallInteger)
     text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # False once a deletion request is approved: hidden from the seller's page and rating.
+    # False once a deletion request is approved: gone from the public seller page and the rating
+    # (the seller still sees it on the desk, marked as removed).
     is_visible: Mapped[bool] = mapped_column(Boolean, default=True)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

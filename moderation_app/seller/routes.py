@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -31,5 +31,4 @@ def reviews() -> str:
         page=page,
         rating=seller_rating(current_user.id),
         criterion_labels=CRITERION_LABELS,
-        page_arg=request.args.get("page", type=int) or 1,
     )

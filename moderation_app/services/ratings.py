@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 
@@ -26,25 +27,30 @@ class SellerRating:
         }
 
 
+def _mean(total: int, count: int) -> float:
+    # Exact arithmetic, halves rounded up: 33/8 = 4.125 shows as 4.13 and 107/40 = 2.675 as 2.68.
+    # round() on the float mean gives 4.12 (ties go to even) and 2.67 (stored just below 2.675).
+    return float((Decimal(total) / count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 def seller_rating(seller_id: int) -> SellerRating:
     """Overall = mean of all three criteria over the seller's visible reviews
     (equal to the mean of the three criterion means, since every review rates all three)."""
     row = db.session.execute(
         select(
             func.count(),
-            func.avg(Review.rating_fulfillment),
-            func.avg(Review.rating_start_time),
-            func.avg(Review.rating_communication),
+            func.sum(Review.rating_fulfillment),
+            func.sum(Review.rating_start_time),
+            func.sum(Review.rating_communication),
         ).where(Review.seller_id == seller_id, Review.is_visible.is_(True))
     ).one()
     count, fulfillment, start_time, communication = row
     if not count:
         return SellerRating(0, None, None, None, None)
-    means = [float(fulfillment), float(start_time), float(communication)]
     return SellerRating(
         review_count=count,
-        overall=round(sum(means) / 3, 2),
-        fulfillment=round(means[0], 2),
-        start_time=round(means[1], 2),
-        communication=round(means[2], 2),
+        overall=_mean(fulfillment + start_time + communication, 3 * count),
+        fulfillment=_mean(fulfillment, count),
+        start_time=_mean(start_time, count),
+        communication=_mean(communication, count),
     )

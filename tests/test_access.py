@@ -1,0 +1,121 @@
+"""Who may use which endpoint: one table for the whole app, checked against the URL map and
+through real requests for every (endpoint, identity) pair."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask, url_for
+from werkzeug.routing import IntegerConverter, Rule, UUIDConverter
+
+from conftest import FormClient, login, make_user
+from moderation_app.models.users import Role
+from moderation_app.permissions import PUBLIC, access_for
+
+SELLER, AGENT, MANAGER = Role.SELLER, Role.AGENT, Role.MANAGER
+EVERY_ROLE = frozenset(Role)
+
+# Every endpoint of the app and who may use it. A new route needs a line here, or
+# test_every_endpoint_has_an_entry_in_the_access_table fails.
+ACCESS: dict[str, str | frozenset[Role]] = {
+    "static": PUBLIC,
+    "auth.index": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": EVERY_ROLE,
+    "health.healthz": PUBLIC,
+    "seller.reviews": frozenset({SELLER}),
+    "staff.queue": frozenset({AGENT, MANAGER}),
+    "staff.dashboard": frozenset({MANAGER}),
+}
+
+IDENTITIES = ("anonymous", "seller", "agent", "manager")
+
+# Placeholder values for URL arguments, by argument name first, then by converter.
+PLACEHOLDER_BY_NAME = {"filename": "css/app.css"}
+
+
+def placeholder(name: str, rule: Rule) -> object:
+    if name in PLACEHOLDER_BY_NAME:
+        return PLACEHOLDER_BY_NAME[name]
+    converter = rule._converters[name]
+    if isinstance(converter, IntegerConverter):
+        return 1
+    if isinstance(converter, UUIDConverter):
+        return "00000000-0000-0000-0000-000000000001"
+    return "placeholder"
+
+
+def rule_for(app: Flask, endpoint: str) -> Rule:
+    return next(iter(app.url_map.iter_rules(endpoint)))
+
+
+def request_endpoint(app: Flask, client: FormClient, endpoint: str):
+    rule = rule_for(app, endpoint)
+    with app.test_request_context():
+        url = url_for(endpoint, **{name: placeholder(name, rule) for name in rule.arguments})
+    response = client.get(url) if "GET" in rule.methods else client.post_form(url)
+    # Buffer the body, then close: a static file response otherwise leaves its file open.
+    response.get_data()
+    response.close()
+    return url, response
+
+
+def client_for(app: Flask, identity: str) -> FormClient:
+    client = app.test_client()
+    if identity != "anonymous":
+        user = make_user(app, f"{identity}@example.com", Role(identity))
+        assert login(client, user.email).status_code == 302, f"{identity} could not sign in"
+    return client
+
+
+def is_login_redirect(response) -> bool:
+    return response.status_code == 302 and urlsplit(response.location).path == "/login" \
+        and "next" in parse_qs(urlsplit(response.location).query)
+
+
+def test_every_endpoint_has_an_entry_in_the_access_table(app):
+    missing = {rule.endpoint for rule in app.url_map.iter_rules()} - set(ACCESS)
+    assert not missing, f"endpoints without an entry in ACCESS: {sorted(missing)}"
+
+
+def test_access_table_names_only_existing_endpoints(app):
+    stale = set(ACCESS) - {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert not stale, f"ACCESS names endpoints the app does not have: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("endpoint", sorted(ACCESS))
+def test_endpoint_declares_the_access_the_table_expects(app, endpoint):
+    assert access_for(endpoint, app) == ACCESS[endpoint]
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+@pytest.mark.parametrize("endpoint", sorted(ACCESS))
+def test_endpoint_admits_exactly_the_identities_in_the_table(app, endpoint, identity):
+    client = client_for(app, identity)
+    url, response = request_endpoint(app, client, endpoint)
+    access = ACCESS[endpoint]
+    allowed = access == PUBLIC or (identity != "anonymous" and Role(identity) in access)
+
+    if allowed:
+        assert response.status_code not in (401, 403), response.status_code
+        assert not is_login_redirect(response), response.location
+    elif identity != "anonymous":
+        assert response.status_code == 403
+    elif "GET" in rule_for(app, endpoint).methods:
+        assert is_login_redirect(response), (response.status_code, response.location)
+        assert parse_qs(urlsplit(response.location).query)["next"] == [url]
+    else:
+        assert response.status_code == 401
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_view_without_an_access_declaration_is_refused_to_everyone(app, identity):
+    # Routes can only be added before the app's first request, so before anyone signs in.
+    app.add_url_rule("/undeclared", "undeclared", lambda: "undeclared view body",
+                     methods=["GET", "POST"])
+    client = client_for(app, identity)
+
+    for response in (client.get("/undeclared"), client.post_form("/undeclared")):
+        assert response.status_code == 403
+        assert b"undeclared view body" not in response.data
