@@ -88,16 +88,25 @@ def import_marketplace(file) -> None:
     def reject(line_number: int, reason: str) -> None:
         click.echo(f"line {line_number}: {reason}", err=True)
 
-    for batch in parsed_batches(read_lines(file), stats, reject):
-        apply_batch(batch, stats, reject)
+    def record_run(**extra: object) -> None:
+        record_event("marketplace.imported", details={
+            "file": getattr(file, "name", "-"), "imported": stats.imported,
+            "updated": stats.updated, "unchanged": stats.unchanged, "rejected": stats.rejected,
+            "sellers_created": stats.sellers_created, **extra,
+        })
         db.session.commit()
-        db.session.expunge_all()  # keep memory flat over a million lines
-    record_event("marketplace.imported", details={
-        "file": getattr(file, "name", "-"), "imported": stats.imported, "updated": stats.updated,
-        "unchanged": stats.unchanged, "rejected": stats.rejected,
-        "sellers_created": stats.sellers_created,
-    })
-    db.session.commit()
+
+    try:
+        for batch in parsed_batches(read_lines(file), stats, reject):
+            apply_batch(batch, stats, reject)
+            db.session.commit()
+            db.session.expunge_all()  # keep memory flat over a million lines
+    except Exception as error:
+        # Earlier batches stay committed: say so in the log, then fail loudly.
+        db.session.rollback()
+        record_run(aborted=type(error).__name__)
+        raise
+    record_run()
     click.echo(stats.summary())
     if stats.rejected:
         sys.exit(1)

@@ -319,3 +319,15 @@ def test_printed_demo_seller_sees_their_reviews_and_rating(app, runner, client):
     assert f'<span class="big-number">{rating.overall:.2f}</span>' in page
     assert f">{newest}</span>" in page
     assert f">{someone_elses}</span>" not in page
+
+
+def test_seed_demo_makes_the_printed_login_work_for_a_seller_an_import_created(app, runner, client):
+    from moderation_app.services.demo import DEMO_LOGINS
+
+    email, _, password = DEMO_LOGINS[0]
+    assert runner.invoke(args=["users", "create", email, "--role", "seller"]).exit_code == 0
+
+    result = runner.invoke(args=["seed-demo"])
+
+    assert result.exit_code == 0, result.output
+    assert login(client, email, password).status_code == 302

@@ -15,6 +15,7 @@ from moderation_app.models.users import (
 from moderation_app.services import DomainError
 from moderation_app.services.audit import record_event
 
+
 @cache
 def _dummy_hash() -> str:
     """Checked against when the email is unknown, so both failures take the same time."""
@@ -29,7 +30,12 @@ def normalize_email(email: str) -> str:
 
 
 def find_user(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    """Look an email up the way create_user stored it; an invalid address matches nobody."""
+    try:
+        normalized = normalize_email(email)
+    except DomainError:
+        return None
+    return db.session.scalar(select(User).where(User.email == normalized))
 
 
 def check_password_policy(password: str) -> None:

@@ -1,7 +1,7 @@
 """Demo data for `make run`: accounts of each role, offers and a few hundred reviews.
 
 Reviews go through the marketplace importer, so demo data obeys the same rules as real data.
-Deterministic (fixed random seed) and idempotent (keyed on the first demo seller).
+Deterministic (fixed random seed and clock) and idempotent.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from moderation_app.models.users import Role
-from moderation_app.services.accounts import create_user, find_user
+from moderation_app.services.accounts import create_user, find_user, set_password
 from moderation_app.services.marketplace_import import ImportStats, apply_batch, parsed_batches
 
 # Development-only credentials, printed by `seed-demo`; never use these accounts in production.
@@ -22,6 +22,8 @@ DEMO_LOGINS = [
     ("omar.agent@example.com", "agent", "demo-agent-omar-1"),
     ("lena.manager@example.com", "manager", "demo-manager-lena"),
 ]
+# Review dates are spread over the 240 days before this moment.
+DEMO_CLOCK = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 # Sellers that exist only as marketplace data (no password: they cannot sign in).
 OTHER_SELLERS = ["quickboost.shop@example.com", "goldsmith.trader@example.com"]
 
@@ -105,18 +107,26 @@ def _demo_lines(rng: random.Random, now: datetime) -> list[bytes]:
 
 
 def seed_demo(now: datetime | None = None) -> bool:
-    """Load the demo data unless it is there already. Returns True when it loaded it."""
-    if find_user(DEMO_LOGINS[0][0]) is not None:
-        return False
+    """Load whatever part of the demo data is missing. Returns True when anything was added.
+
+    Each piece is idempotent on its own: accounts by email, reviews through the importer."""
+    changed = False
     for email, role, password in DEMO_LOGINS:
-        create_user(email, Role(role), password)
-    rng = random.Random(20261128)
-    lines = _demo_lines(rng, now or datetime.now(UTC))
+        user = find_user(email)
+        if user is None:
+            create_user(email, Role(role), password)
+            changed = True
+        elif user.password_hash is None:
+            # e.g. a demo seller that an import created first: make the printed login true.
+            set_password(user, password)
+            changed = True
     stats = ImportStats()
 
     def reject(line_number: int, reason: str) -> None:
         raise RuntimeError(f"demo line {line_number} rejected: {reason}")
 
+    # Fixed clock and seed: the same lines every run, so a second run changes nothing.
+    lines = _demo_lines(random.Random(20261128), now or DEMO_CLOCK)
     for batch in parsed_batches(enumerate(lines, 1), stats, reject):
         apply_batch(batch, stats, reject)
-    return True
+    return changed or stats.imported > 0 or stats.updated > 0

@@ -162,7 +162,7 @@ def parse_line(line_number: int, raw: bytes) -> ReviewLine:
         raise LineRejected("ratings must be an object with fulfillment, start_time and communication")
     unknown = sorted(set(ratings) - set(RATING_KEYS))
     if unknown:
-        raise LineRejected(f"ratings has unknown criteria: {', '.join(map(str, unknown))}")
+        raise LineRejected(f"ratings has unknown criteria: {', '.join(map(repr, unknown))}")
 
     text = record.get("text")
     if text is None:
@@ -274,7 +274,7 @@ def _stage_line(batch: _Batch, roles: dict[str, Role], line: ReviewLine) -> str:
     or 'unchanged'; raises LineRejected (staging nothing) when it conflicts."""
     role = roles.get(line.seller_email)
     if role is not None and role is not Role.SELLER:
-        raise LineRejected(f"seller_email {line.seller_email} belongs to a {role.value} account")
+        raise LineRejected(f"seller_email {line.seller_email} belongs to a staff account ({role.value})")
     offer = batch.offers.get(line.offer_id)
     if offer is not None and offer["seller_email"] != line.seller_email:
         raise LineRejected(f"offer {line.offer_id} belongs to another seller")
