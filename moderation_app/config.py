@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MB = 1024 * 1024
 
 
 class ConfigError(RuntimeError):
@@ -50,7 +51,14 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "RATELIMIT_STORAGE_URI": "memory://",
         # How many reverse proxies in front of the app set X-Forwarded-* (0: none, trust nothing).
         "PROXY_COUNT": 0,
-        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        # Evidence limits (see services/evidence_files.py); the body cap sits just above the total.
+        "EVIDENCE_MAX_FILE_BYTES": 10 * MB,
+        "EVIDENCE_MAX_FILES": 10,
+        "EVIDENCE_MAX_TOTAL_BYTES": 40 * MB,
+        "EVIDENCE_MAX_PIXELS": 40_000_000,
+        "EVIDENCE_DAILY_QUOTA": 60,
+        "MAX_CONTENT_LENGTH": 41 * MB,
+        "MAX_FORM_PARTS": 100,
         "PAGE_SIZE": 25,
     }
 

@@ -10,9 +10,11 @@ from flask import Flask, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.wrappers import Response
 
 from moderation_app.extensions import db
+from moderation_app.services import NotFound
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -67,6 +69,8 @@ def handle_http_error(error: HTTPException):
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
+    # A service's NotFound (absent, or someone else's) is a plain 404, never a 403.
+    app.register_error_handler(NotFound, lambda error: handle_http_error(HTTPNotFound()))
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception):

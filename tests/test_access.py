@@ -25,6 +25,14 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "auth.logout": EVERY_ROLE,
     "health.healthz": PUBLIC,
     "seller.reviews": frozenset({SELLER}),
+    "seller.new_request": frozenset({SELLER}),
+    "seller.requests": frozenset({SELLER}),
+    "seller.request_detail": frozenset({SELLER}),
+    "seller.answer": frozenset({SELLER}),
+    "seller.withdraw": frozenset({SELLER}),
+    # Staff see every file; a seller only their own (the object check answers 404).
+    "evidence.full_size": EVERY_ROLE,
+    "evidence.thumbnail": EVERY_ROLE,
     "staff.queue": frozenset({AGENT, MANAGER}),
     "staff.dashboard": frozenset({MANAGER}),
 }

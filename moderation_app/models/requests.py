@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from moderation_app.extensions import db
@@ -22,6 +23,37 @@ class Reason(enum.StrEnum):
     BLACKMAIL = "blackmail"
     UNRELATED_FEEDBACK = "unrelated_feedback"
 
+    @property
+    def label(self) -> str:
+        return REASON_TEXT[self][0]
+
+    @property
+    def guidance(self) -> str:
+        """What evidence fits this reason, in the words of the platform's help article."""
+        return REASON_TEXT[self][1]
+
+
+REASON_TEXT = {
+    Reason.COMPETITOR_ATTACK: (
+        "Competitors attacking your account",
+        "Show that the reviewer acts for a competitor: e.g. chat or profile screenshots promoting "
+        "another shop, or a burst of similar reviews from new buyers.",
+    ),
+    Reason.WRONG_OFFER: (
+        "The review was meant for another offer",
+        "Show the order and the chat, where the buyer clearly talks about a different offer or product.",
+    ),
+    Reason.BLACKMAIL: (
+        "Blackmail: the buyer demands extra services or discounts",
+        "Show the chat where the buyer asks for extras, a discount or money in exchange for the review.",
+    ),
+    Reason.UNRELATED_FEEDBACK: (
+        "Feedback unrelated to the offer",
+        "Show that the review is about something outside your offer (the buyer's own setup, the "
+        "platform, another purchase), e.g. with the offer page and the chat.",
+    ),
+}
+
 
 class RequestStatus(enum.StrEnum):
     SUBMITTED = "submitted"
@@ -29,6 +61,10 @@ class RequestStatus(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return {"needs_info": "Needs information"}.get(self.value, self.value.capitalize())
 
 
 OPEN_STATUSES = frozenset({RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO})
@@ -56,6 +92,8 @@ class DeletionRequest(db.Model):
              length=32, values_callable=enum_values)
     )
     explanation: Mapped[str] = mapped_column(Text)
+    # The review as it stood when the request was filed; a later import may change the live one.
+    review_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[RequestStatus] = mapped_column(
         Enum(RequestStatus, name="request_status", native_enum=False, create_constraint=True,
              length=16, values_callable=enum_values),
@@ -90,6 +128,7 @@ class MessageKind(enum.StrEnum):
     INFO_REQUESTED = "info_requested"    # agent's question to the seller
     SELLER_REPLY = "seller_reply"        # seller's answer, possibly with more evidence
     DECISION = "decision"                # public reason for approve/reject
+    WITHDRAWN = "withdrawn"              # seller closed the request (body: optional reason)
     INTERNAL_NOTE = "internal_note"      # staff only, never shown to the seller
 
 

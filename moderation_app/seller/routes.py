@@ -1,18 +1,56 @@
-"""Seller views: their reviews and rating."""
+"""Seller views: their reviews and rating, and their deletion requests from filing to decision."""
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
 
 from moderation_app.extensions import db
 from moderation_app.models.marketplace import CRITERION_LABELS, Order, Review
-from moderation_app.models.users import Role
+from moderation_app.models.requests import (
+    FINAL_STATUSES, OPEN_STATUSES, DeletionRequest, Reason, RequestStatus,
+)
+from moderation_app.models.users import Role, User
 from moderation_app.permissions import role_required
 from moderation_app.seller import bp
+from moderation_app.seller.forms import AnswerForm, DeletionRequestForm, WithdrawForm
+from moderation_app.services import DomainError
+from moderation_app.services.deletion_requests import (
+    answer_request, check_upload_quota, evidence_limits, evidence_store, refusal_for,
+    review_snapshot, seller_request, seller_review, submit_request, withdraw_request,
+)
+from moderation_app.services.evidence_files import EvidenceRejected, prepare_images
 from moderation_app.services.ratings import seller_rating
+from moderation_app.services.timeline import request_evidence, timeline
+
+STATUS_FILTERS = {
+    "open": OPEN_STATUSES,
+    "closed": FINAL_STATUSES,
+}
+CHANGED_MEANWHILE = "The request changed while you were working on it. Here it is as it stands now."
+
+
+def _seller() -> User:
+    return current_user._get_current_object()
+
+
+def _uploaded_files(field_name: str) -> list[tuple[str | None, object]]:
+    # A file input left empty still sends one part with no filename.
+    return [(upload.filename, upload.stream) for upload in request.files.getlist(field_name)
+            if upload.filename]
+
+
+def _prepare_evidence(seller: User, field_name: str, required: bool):
+    files = _uploaded_files(field_name)
+    if not files and not required:
+        return []
+    check_upload_quota(seller, len(files))
+    return prepare_images(files, evidence_limits())
 
 
 @bp.route("/reviews")
@@ -26,9 +64,149 @@ def reviews() -> str:
     )
     page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], max_per_page=100,
                        error_out=False)
+    # The latest request on each review of this page, to link to it instead of offering a new one.
+    latest_requests: dict[int, DeletionRequest] = {}
+    review_ids = [review.id for review in page.items]
+    if review_ids:
+        for deletion_request in db.session.scalars(
+            select(DeletionRequest).where(DeletionRequest.review_id.in_(review_ids))
+            .order_by(DeletionRequest.id)
+        ):
+            latest_requests[deletion_request.review_id] = deletion_request
     return render_template(
         "seller/reviews.html",
         page=page,
         rating=seller_rating(current_user.id),
         criterion_labels=CRITERION_LABELS,
+        latest_requests=latest_requests,
+        open_statuses=OPEN_STATUSES,
     )
+
+
+@bp.route("/reviews/<review_id>/deletion-request", methods=["GET", "POST"])
+@role_required(Role.SELLER)
+def new_request(review_id: str) -> ResponseReturnValue:
+    seller = _seller()
+    review = seller_review(seller, review_id)
+    form = DeletionRequestForm()
+    refusal = refusal_for(review)
+    if refusal is None and form.validate_on_submit():
+        try:
+            images = _prepare_evidence(seller, form.evidence.name, required=True)
+            with evidence_store().transaction() as staged:
+                deletion_request = submit_request(seller, review, Reason(form.reason.data),
+                                                  form.explanation.data, images, staged)
+                db.session.commit()  # last statement in the block: a failed commit removes the files
+        except EvidenceRejected as error:
+            db.session.rollback()
+            form.evidence.errors = [str(error)]
+        except IntegrityError:
+            # Another request for this review was opened at the same moment.
+            db.session.rollback()
+            refusal = refusal_for(review) or "This review already has an open deletion request."
+        except DomainError as error:
+            db.session.rollback()
+            refusal = str(error)
+        else:
+            flash("Your request was submitted. Customer service will look at it and you can follow "
+                  "it here.", "success")
+            return redirect(url_for(".request_detail", request_id=deletion_request.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("seller/request_form.html", form=form, review=review,
+                           snapshot=review_snapshot(review), refusal=refusal,
+                           reasons={reason.value: reason for reason in Reason},
+                           limits=evidence_limits(), criterion_labels=CRITERION_LABELS), status
+
+
+@bp.route("/requests")
+@role_required(Role.SELLER)
+def requests() -> str:
+    status_filter = request.args.get("status", "all")
+    query = (
+        select(DeletionRequest)
+        .where(DeletionRequest.seller_id == current_user.id)
+        .options(joinedload(DeletionRequest.review))
+        .order_by(DeletionRequest.submitted_at.desc(), DeletionRequest.id.desc())
+    )
+    if status_filter in STATUS_FILTERS:
+        query = query.where(DeletionRequest.status.in_(STATUS_FILTERS[status_filter]))
+    else:
+        status_filter = "all"
+    page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], max_per_page=100,
+                       error_out=False)
+    return render_template("seller/requests.html", page=page, status_filter=status_filter)
+
+
+def _render_detail(deletion_request: DeletionRequest, answer_form: AnswerForm | None = None,
+                   status: int = 200) -> ResponseReturnValue:
+    if answer_form is None and deletion_request.status is RequestStatus.NEEDS_INFO:
+        answer_form = AnswerForm(formdata=None)
+    return render_template(
+        "seller/request_detail.html",
+        deletion_request=deletion_request,
+        snapshot=deletion_request.review_snapshot,
+        evidence=request_evidence(deletion_request),
+        entries=timeline(deletion_request),
+        answer_form=answer_form,
+        limits=evidence_limits(),
+        criterion_labels=CRITERION_LABELS,
+    ), status
+
+
+@bp.route("/requests/<int:request_id>")
+@role_required(Role.SELLER)
+def request_detail(request_id: int) -> ResponseReturnValue:
+    return _render_detail(seller_request(_seller(), request_id))
+
+
+@bp.route("/requests/<int:request_id>/evidence", methods=["POST"])
+@role_required(Role.SELLER)
+def answer(request_id: int) -> ResponseReturnValue:
+    seller = _seller()
+    deletion_request = seller_request(seller, request_id)
+    form = AnswerForm()
+    if deletion_request.status is not RequestStatus.NEEDS_INFO:
+        flash("Customer service has not asked a question on this request, so there is nothing to "
+              "answer right now.", "error")
+        return _render_detail(deletion_request, status=409)
+    if not form.validate_on_submit():
+        return _render_detail(deletion_request, form, status=422)
+    try:
+        images = _prepare_evidence(seller, form.evidence.name, required=False)
+        with evidence_store().transaction() as staged:
+            answer_request(seller, deletion_request, form.message.data, images, staged)
+            db.session.commit()
+    except EvidenceRejected as error:
+        db.session.rollback()
+        form.evidence.errors = [str(error)]
+        return _render_detail(deletion_request, form, status=422)
+    except StaleDataError:
+        db.session.rollback()
+        flash(CHANGED_MEANWHILE, "error")
+        return redirect(url_for(".request_detail", request_id=request_id), 303)
+    flash("Thank you. Your answer is with customer service, and the request keeps its place in the "
+          "queue.", "success")
+    return redirect(url_for(".request_detail", request_id=request_id), 303)
+
+
+@bp.route("/requests/<int:request_id>/withdraw", methods=["GET", "POST"])
+@role_required(Role.SELLER)
+def withdraw(request_id: int) -> ResponseReturnValue:
+    seller = _seller()
+    deletion_request = seller_request(seller, request_id)
+    if not deletion_request.is_open:
+        flash("This request is already closed.", "error")
+        return redirect(url_for(".request_detail", request_id=request_id), 303)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            withdraw_request(seller, deletion_request, form.reason.data or "")
+            db.session.commit()
+        except StaleDataError:
+            db.session.rollback()
+            flash(CHANGED_MEANWHILE, "error")
+            return redirect(url_for(".request_detail", request_id=request_id), 303)
+        flash("You withdrew the request. The review stays as it is.", "success")
+        return redirect(url_for(".request_detail", request_id=request_id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("seller/withdraw.html", form=form, deletion_request=deletion_request), status

@@ -1,8 +1,8 @@
-"""initial schema: accounts, marketplace, requests, evidence, audit
+"""initial schema
 
-Revision ID: edeb4ae70efd
+Revision ID: 6eda164f51f9
 Revises: 
-Create Date: 2026-11-28 02:46:14.349685
+Create Date: 2026-11-28 03:26:50.481218
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'edeb4ae70efd'
+revision = '6eda164f51f9'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -120,6 +120,7 @@ def upgrade():
     sa.Column('seller_id', sa.Integer(), nullable=False),
     sa.Column('reason', sa.Enum('competitor_attack', 'wrong_offer', 'blackmail', 'unrelated_feedback', name='reason', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('explanation', sa.Text(), nullable=False),
+    sa.Column('review_snapshot', sa.JSON(), nullable=False),
     sa.Column('status', sa.Enum('submitted', 'needs_info', 'approved', 'rejected', 'withdrawn', name='request_status', native_enum=False, create_constraint=True, length=16), nullable=False),
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
@@ -145,7 +146,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
     sa.Column('author_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.Enum('info_requested', 'seller_reply', 'decision', 'internal_note', name='message_kind', native_enum=False, create_constraint=True, length=16), nullable=False),
+    sa.Column('kind', sa.Enum('info_requested', 'seller_reply', 'decision', 'withdrawn', 'internal_note', name='message_kind', native_enum=False, create_constraint=True, length=16), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_request_messages_author_id_users')),

@@ -1,0 +1,54 @@
+"""Evidence downloads. Files live outside static/; only these views read them, after checking
+that the viewer is staff or the seller who filed the request."""
+
+from __future__ import annotations
+
+from flask import send_file
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from moderation_app.evidence import bp
+from moderation_app.extensions import db
+from moderation_app.models.evidence import Evidence
+from moderation_app.models.users import Role
+from moderation_app.permissions import role_required
+from moderation_app.services import NotFound
+from moderation_app.services.deletion_requests import evidence_store
+
+MIMETYPES = {".png": "image/png", ".jpg": "image/jpeg"}
+
+
+def _visible_evidence(evidence_id: int) -> Evidence:
+    evidence = db.session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise NotFound("No such file.")
+    if current_user.role is Role.SELLER and evidence.request.seller_id != current_user.id:
+        raise NotFound("No such file.")
+    return evidence
+
+
+def _send(name: str, download_name: str) -> Response:
+    path = evidence_store().path_for(name)
+    extension = path.suffix
+    response = send_file(path, mimetype=MIMETYPES[extension], download_name=download_name,
+                         conditional=False, etag=False, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Even if a file were ever misread as a document, it could run nothing and reach nothing.
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/<int:evidence_id>")
+@role_required(Role.SELLER, Role.AGENT, Role.MANAGER)
+def full_size(evidence_id: int) -> Response:
+    evidence = _visible_evidence(evidence_id)
+    extension = ".jpg" if evidence.stored_name.endswith(".jpg") else ".png"
+    return _send(evidence.stored_name, f"evidence-{evidence.id}{extension}")
+
+
+@bp.route("/<int:evidence_id>/thumbnail")
+@role_required(Role.SELLER, Role.AGENT, Role.MANAGER)
+def thumbnail(evidence_id: int) -> Response:
+    evidence = _visible_evidence(evidence_id)
+    return _send(evidence.thumbnail_name, f"evidence-{evidence.id}-thumbnail.jpg")

@@ -1,0 +1,191 @@
+"""The seller's side of a deletion request: file it, answer a question, withdraw it.
+
+Each function checks that the seller owns what they touch (NotFound otherwise, so ids cannot be
+probed), changes the session and appends the audit event; the caller commits once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from moderation_app.database import utcnow
+from moderation_app.extensions import db
+from moderation_app.models.evidence import Evidence
+from moderation_app.models.marketplace import Review
+from moderation_app.models.requests import (
+    OPEN_STATUSES, DeletionRequest, MessageKind, Reason, RequestMessage, RequestStatus,
+)
+from moderation_app.models.users import User
+from moderation_app.services import DomainError, NotFound
+from moderation_app.services.audit import record_event
+from moderation_app.services.evidence_files import (
+    EvidenceLimits, EvidenceRejected, EvidenceStore, PreparedImage, StagedFiles,
+)
+
+EXPLANATION_MIN_LENGTH = 20
+EXPLANATION_MAX_LENGTH = 5000
+MESSAGE_MAX_LENGTH = 5000
+
+
+class RequestClosed(DomainError):
+    """The request is no longer in a state that allows this."""
+
+
+def evidence_limits() -> EvidenceLimits:
+    config = current_app.config
+    return EvidenceLimits(
+        max_file_bytes=config["EVIDENCE_MAX_FILE_BYTES"],
+        max_files=config["EVIDENCE_MAX_FILES"],
+        max_total_bytes=config["EVIDENCE_MAX_TOTAL_BYTES"],
+        max_pixels=config["EVIDENCE_MAX_PIXELS"],
+    )
+
+
+def evidence_store() -> EvidenceStore:
+    return EvidenceStore(current_app.config["UPLOAD_DIR"])
+
+
+# --- lookups -----------------------------------------------------------------------------------
+
+def seller_review(seller: User, review_external_id: str) -> Review:
+    review = db.session.scalar(select(Review).where(Review.external_id == review_external_id))
+    if review is None or review.seller_id != seller.id:
+        raise NotFound("No such review.")
+    return review
+
+
+def seller_request(seller: User, request_id: int) -> DeletionRequest:
+    deletion_request = db.session.get(DeletionRequest, request_id)
+    if deletion_request is None or deletion_request.seller_id != seller.id:
+        raise NotFound("No such request.")
+    return deletion_request
+
+
+def open_request_for(review: Review) -> DeletionRequest | None:
+    return db.session.scalar(select(DeletionRequest).where(
+        DeletionRequest.review_id == review.id, DeletionRequest.status.in_(OPEN_STATUSES)))
+
+
+def refusal_for(review: Review) -> str | None:
+    """Why a deletion of this review cannot be requested now, or None if it can."""
+    if not review.is_visible:
+        return "This review is already hidden from your page."
+    if not review.order.is_reviewable:
+        return (f"The order's status is {review.order.status.label.lower()}; only reviews on finished, "
+                "refunded or canceled orders can be challenged.")
+    if open_request_for(review) is not None:
+        return "This review already has an open deletion request. Follow it on your requests page."
+    return None
+
+
+# --- quota -------------------------------------------------------------------------------------
+
+def check_upload_quota(seller: User, new_files: int) -> None:
+    quota = current_app.config["EVIDENCE_DAILY_QUOTA"]
+    since = utcnow() - timedelta(days=1)
+    uploaded = db.session.scalar(select(func.count()).select_from(Evidence).where(
+        Evidence.uploaded_by_id == seller.id, Evidence.created_at >= since)) or 0
+    if uploaded + new_files > quota:
+        raise EvidenceRejected(
+            f"You can upload at most {quota} screenshots in 24 hours; "
+            f"you have {max(quota - uploaded, 0)} left. Try again later.")
+
+
+# --- changes -----------------------------------------------------------------------------------
+
+def review_snapshot(review: Review) -> dict[str, Any]:
+    return {
+        "review_id": review.external_id,
+        "ratings": review.ratings,
+        "text": review.text,
+        "created_at": review.created_at.isoformat(),
+        "order_id": review.order.external_id,
+        "order_status": review.order.status.value,
+        "offer_id": review.order.offer.external_id,
+        "offer_title": review.order.offer.title,
+        "buyer": review.buyer.username,
+    }
+
+
+def _attach(deletion_request: DeletionRequest, seller: User, images: list[PreparedImage],
+            staged: StagedFiles, message: RequestMessage | None = None) -> list[Evidence]:
+    evidence = [
+        Evidence(request=deletion_request, uploaded_by=seller, message=message,
+                 **asdict(staged.save(image)))
+        for image in images
+    ]
+    db.session.add_all(evidence)
+    db.session.flush()
+    return evidence
+
+
+def _evidence_details(evidence: list[Evidence]) -> list[dict[str, Any]]:
+    return [{"id": item.id, "sha256": item.sha256, "format": item.format, "bytes": item.byte_size}
+            for item in evidence]
+
+
+def submit_request(seller: User, review: Review, reason: Reason, explanation: str,
+                   images: list[PreparedImage], staged: StagedFiles) -> DeletionRequest:
+    if review.seller_id != seller.id:
+        raise NotFound("No such review.")
+    refusal = refusal_for(review)
+    if refusal:
+        raise RequestClosed(refusal)
+    if not images:
+        raise EvidenceRejected("Attach at least one screenshot.")
+    deletion_request = DeletionRequest(
+        review=review, seller=seller, reason=reason, explanation=explanation.strip(),
+        review_snapshot=review_snapshot(review), status=RequestStatus.SUBMITTED,
+    )
+    db.session.add(deletion_request)
+    db.session.flush()
+    evidence = _attach(deletion_request, seller, images, staged)
+    record_event("request.submitted", actor=seller, request_id=deletion_request.id,
+                 review_id=review.id, details={
+                     "reason": reason.value, "explanation_length": len(deletion_request.explanation),
+                     "evidence": _evidence_details(evidence)})
+    return deletion_request
+
+
+def answer_request(seller: User, deletion_request: DeletionRequest, message: str,
+                   images: list[PreparedImage], staged: StagedFiles) -> RequestMessage:
+    """The seller answers an agent's question; the request goes back to the queue at its old place."""
+    if deletion_request.seller_id != seller.id:
+        raise NotFound("No such request.")
+    if deletion_request.status is not RequestStatus.NEEDS_INFO:
+        raise RequestClosed("Customer service has not asked a question on this request, "
+                            "so there is nothing to answer right now.")
+    reply = RequestMessage(request=deletion_request, author=seller, kind=MessageKind.SELLER_REPLY,
+                           body=message.strip())
+    db.session.add(reply)
+    db.session.flush()
+    evidence = _attach(deletion_request, seller, images, staged, message=reply)
+    deletion_request.status = RequestStatus.SUBMITTED  # submitted_at stays: same place in the queue
+    record_event("request.evidence_added", actor=seller, request_id=deletion_request.id,
+                 review_id=deletion_request.review_id, details={
+                     "message_id": reply.id, "status_before": RequestStatus.NEEDS_INFO.value,
+                     "status_after": RequestStatus.SUBMITTED.value,
+                     "evidence": _evidence_details(evidence)})
+    return reply
+
+
+def withdraw_request(seller: User, deletion_request: DeletionRequest, reason: str = "") -> None:
+    if deletion_request.seller_id != seller.id:
+        raise NotFound("No such request.")
+    if not deletion_request.is_open:
+        raise RequestClosed("This request is already closed.")
+    status_before = deletion_request.status
+    db.session.add(RequestMessage(request=deletion_request, author=seller,
+                                  kind=MessageKind.WITHDRAWN, body=reason.strip()))
+    deletion_request.status = RequestStatus.WITHDRAWN
+    deletion_request.assignee_id = None
+    deletion_request.lease_expires_at = None
+    db.session.flush()
+    record_event("request.withdrawn", actor=seller, request_id=deletion_request.id,
+                 review_id=deletion_request.review_id,
+                 details={"status_before": status_before.value, "status_after": "withdrawn"})
