@@ -20,9 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from moderation_app import create_app  # noqa: E402
 from moderation_app.extensions import db  # noqa: E402
+from moderation_app.models import DeletionRequest, Review  # noqa: E402
+from moderation_app.services.accounts import find_user  # noqa: E402
+from moderation_app.services.deletion_requests import evidence_store  # noqa: E402
 from moderation_app.services.demo import DEMO_LOGINS, seed_demo  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -45,8 +49,15 @@ def main() -> None:
         })
         with app.app_context():
             upgrade()
-            seed_demo()
-            db.session.commit()
+            with evidence_store().transaction() as staged:
+                seed_demo(staged)
+                db.session.commit()
+            seller = find_user(login_for("seller")[0])
+            first_request = db.session.scalar(select(DeletionRequest.id).where(
+                DeletionRequest.seller_id == seller.id).order_by(DeletionRequest.id))
+            fresh_review = db.session.scalar(select(Review.external_id).where(
+                Review.seller_id == seller.id, Review.rating_fulfillment <= 2,
+                ~Review.id.in_(select(DeletionRequest.review_id))).order_by(Review.id))
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
@@ -73,6 +84,10 @@ def main() -> None:
             shoot("seller-reviews", "/seller/reviews", "seller", full_page=False)
             shoot("agent-queue", "/queue", "agent")
             shoot("manager-dashboard", "/dashboard", "manager")
+            shoot("seller-request-form", f"/seller/reviews/{fresh_review}/deletion-request", "seller")
+            shoot("seller-requests", "/seller/requests", "seller")
+            shoot("seller-request-detail", f"/seller/requests/{first_request}", "seller")
+            shoot("seller-withdraw", f"/seller/requests/{first_request}/withdraw", "seller")
             shoot("not-found", "/seller/nothing-here", "seller")
             browser.close()
         server.shutdown()

@@ -116,10 +116,12 @@ def import_marketplace(file) -> None:
 @with_appcontext
 def seed_demo_command() -> None:
     """Load demo accounts, offers and reviews (idempotent) and print the demo logins."""
+    from moderation_app.services.deletion_requests import evidence_store
     from moderation_app.services.demo import DEMO_LOGINS, seed_demo
 
-    created = seed_demo()
-    db.session.commit()
+    with evidence_store().transaction() as staged:
+        created = seed_demo(staged)
+        db.session.commit()
     click.echo("demo data: " + ("loaded" if created else "already present"))
     click.echo("demo logins (development only):")
     for email, role, password in DEMO_LOGINS:

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from moderation_app.models.users import Role
 from moderation_app.services.accounts import create_user, find_user, set_password
+from moderation_app.services.demo_requests import seed_demo_requests
+from moderation_app.services.evidence_files import StagedFiles
 from moderation_app.services.marketplace_import import ImportStats, apply_batch, parsed_batches
 
 # Development-only credentials, printed by `seed-demo`; never use these accounts in production.
@@ -106,10 +108,12 @@ def _demo_lines(rng: random.Random, now: datetime) -> list[bytes]:
     return lines
 
 
-def seed_demo(now: datetime | None = None) -> bool:
+def seed_demo(staged: StagedFiles | None = None, now: datetime | None = None) -> bool:
     """Load whatever part of the demo data is missing. Returns True when anything was added.
 
-    Each piece is idempotent on its own: accounts by email, reviews through the importer."""
+    Each piece is idempotent on its own: accounts by email, reviews through the importer, requests
+    per seller. Requests (with evidence files) are filed only when `staged` is given; the caller
+    commits inside its block."""
     changed = False
     for email, role, password in DEMO_LOGINS:
         user = find_user(email)
@@ -129,4 +133,9 @@ def seed_demo(now: datetime | None = None) -> bool:
     lines = _demo_lines(random.Random(20261128), now or DEMO_CLOCK)
     for batch in parsed_batches(enumerate(lines, 1), stats, reject):
         apply_batch(batch, stats, reject)
-    return changed or stats.imported > 0 or stats.updated > 0
+    filed = 0
+    if staged is not None:
+        for email, role, _ in DEMO_LOGINS:
+            if role == "seller":
+                filed += seed_demo_requests(find_user(email), staged)
+    return changed or stats.imported > 0 or stats.updated > 0 or filed > 0
