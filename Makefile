@@ -27,10 +27,10 @@ run: $(VENV)/.installed $(SECRET_FILE)
 		$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: $(VENV)/.installed
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $${PYTEST_WORKERS:-2}
 
 test-postgres: $(VENV)/.installed
-	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q -n $${PYTEST_WORKERS:-2}
 
 # After changing models: write a migration, then read it before committing.
 migrate: $(VENV)/.installed

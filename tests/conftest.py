@@ -3,6 +3,7 @@ when TEST_DATABASE_URL is set), the app, clients that sign in through the real f
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from moderation_app import create_app
 from moderation_app.extensions import db
+from moderation_app.models import users as users_module
 from moderation_app.models.users import Role, User
 from moderation_app.services.accounts import create_user
 
@@ -123,6 +125,16 @@ def client(app: Flask) -> FormClient:
 @pytest.fixture
 def runner(app: Flask):
     return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def reuse_password_hashes() -> Iterator[None]:
+    """Hash each password once per run. scrypt at the OWASP cost is the slowest thing in the
+    suite, and test users need no fresh salt; the hashes are still real production ones."""
+    original = users_module.generate_password_hash
+    users_module.generate_password_hash = functools.cache(original)
+    yield
+    users_module.generate_password_hash = original
 
 
 def make_user(app: Flask, email: str, role: Role, password: str | None = PASSWORD) -> User:

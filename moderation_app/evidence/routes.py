@@ -3,7 +3,7 @@ that the viewer is staff or the seller who filed the request."""
 
 from __future__ import annotations
 
-from flask import send_file
+from flask import current_app, send_file
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -29,6 +29,10 @@ def _visible_evidence(evidence_id: int) -> Evidence:
 
 def _send(name: str, download_name: str) -> Response:
     path = evidence_store().path_for(name)
+    if not path.is_file():
+        # A row whose file is gone (restored backup, manual cleanup): say so in the log, answer 404.
+        current_app.logger.error("evidence file missing on disk: %s", name)
+        raise NotFound("No such file.")
     extension = path.suffix
     response = send_file(path, mimetype=MIMETYPES[extension], download_name=download_name,
                          conditional=False, etag=False, max_age=0)

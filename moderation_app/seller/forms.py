@@ -17,6 +17,10 @@ class ReasonField(RadioField):
             raise ValidationError("Choose one of the four reasons.")
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 class DeletionRequestForm(FlaskForm):
     reason = ReasonField(
         "Why should the review be deleted?",
@@ -25,6 +29,8 @@ class DeletionRequestForm(FlaskForm):
     )
     explanation = TextAreaField(
         "Explain what the screenshots show",
+        # Bounds apply to what is stored, which is stripped: padding must not pass for content.
+        filters=[_strip],
         validators=[
             DataRequired("Explain why the review fits the reason."),
             Length(min=EXPLANATION_MIN_LENGTH, max=EXPLANATION_MAX_LENGTH,

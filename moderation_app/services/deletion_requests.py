@@ -91,9 +91,10 @@ def check_upload_quota(seller: User, new_files: int) -> None:
     uploaded = db.session.scalar(select(func.count()).select_from(Evidence).where(
         Evidence.uploaded_by_id == seller.id, Evidence.created_at >= since)) or 0
     if uploaded + new_files > quota:
+        left = max(quota - uploaded, 0)
         raise EvidenceRejected(
-            f"You can upload at most {quota} screenshots in 24 hours; "
-            f"you have {max(quota - uploaded, 0)} left. Try again later.")
+            f"You can upload at most {quota} screenshot{'s' if quota != 1 else ''} in 24 hours; "
+            f"you have {left} left. Try again later.")
 
 
 # --- changes -----------------------------------------------------------------------------------
