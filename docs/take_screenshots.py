@@ -24,7 +24,7 @@ from sqlalchemy import select  # noqa: E402
 
 from moderation_app import create_app  # noqa: E402
 from moderation_app.extensions import db  # noqa: E402
-from moderation_app.models import DeletionRequest, Review  # noqa: E402
+from moderation_app.models import DeletionRequest, RequestStatus, Review  # noqa: E402
 from moderation_app.services.accounts import find_user  # noqa: E402
 from moderation_app.services.deletion_requests import evidence_store  # noqa: E402
 from moderation_app.services.demo import DEMO_LOGINS, seed_demo  # noqa: E402
@@ -55,6 +55,8 @@ def main() -> None:
             seller = find_user(login_for("seller")[0])
             first_request = db.session.scalar(select(DeletionRequest.id).where(
                 DeletionRequest.seller_id == seller.id).order_by(DeletionRequest.id))
+            approved_request = db.session.scalar(select(DeletionRequest.id).where(
+                DeletionRequest.status == RequestStatus.APPROVED))
             fresh_review = db.session.scalar(select(Review.external_id).where(
                 Review.seller_id == seller.id, Review.rating_fulfillment <= 2,
                 ~Review.id.in_(select(DeletionRequest.review_id))).order_by(Review.id))
@@ -65,7 +67,8 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                                  args=CHROMIUM_ARGS)
 
-            def shoot(name: str, path: str, role: str | None = None, full_page: bool = True) -> None:
+            def shoot(name: str, path: str, role: str | None = None, full_page: bool = True,
+                      claim_next: bool = False) -> None:
                 context = browser.new_context(viewport={"width": 1280, "height": 860})
                 page = context.new_page()
                 if role:
@@ -75,7 +78,12 @@ def main() -> None:
                     page.fill("input[name=password]", password)
                     page.click("button[type=submit]")
                     page.wait_for_load_state()
-                page.goto(f"{base}{path}")
+                if claim_next:  # press "Take the next request" on the queue page
+                    page.goto(f"{base}/queue")
+                    page.click("text=Take the next request")
+                    page.wait_for_load_state()
+                else:
+                    page.goto(f"{base}{path}")
                 page.screenshot(path=str(OUT / f"{name}.png"), full_page=full_page)
                 print(f"{name}.png  {path}  as {role or 'anonymous'}")
                 context.close()
@@ -89,6 +97,8 @@ def main() -> None:
             shoot("seller-request-detail", f"/seller/requests/{first_request}", "seller")
             shoot("seller-withdraw", f"/seller/requests/{first_request}/withdraw", "seller")
             shoot("not-found", "/seller/nothing-here", "seller")
+            shoot("agent-request-detail", "/queue/next", "agent", claim_next=True)
+            shoot("manager-request-approved", f"/requests/{approved_request}", "manager")
             browser.close()
         server.shutdown()
 

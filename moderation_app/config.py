@@ -60,6 +60,10 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "MAX_CONTENT_LENGTH": 41 * MB,
         "MAX_FORM_PARTS": 100,
         "PAGE_SIZE": 25,
+        # Queue: a claim lapses after this long without the holder's activity; requests older
+        # than the response target are highlighted.
+        "CLAIM_LEASE_MINUTES": 30,
+        "RESPONSE_TARGET_HOURS": 48,
     }
 
 

@@ -34,6 +34,12 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "evidence.full_size": EVERY_ROLE,
     "evidence.thumbnail": EVERY_ROLE,
     "staff.queue": frozenset({AGENT, MANAGER}),
+    "staff.claim_next": frozenset({AGENT, MANAGER}),
+    "staff.request_detail": frozenset({AGENT, MANAGER}),
+    "staff.claim_request": frozenset({AGENT, MANAGER}),
+    "staff.release_request": frozenset({AGENT, MANAGER}),
+    "staff.add_request_note": frozenset({AGENT, MANAGER}),
+    "staff.decide_request": frozenset({AGENT, MANAGER}),
     "staff.dashboard": frozenset({MANAGER}),
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from moderation_app.extensions import db
 from moderation_app.database import UTCDateTime, utcnow
@@ -31,8 +31,29 @@ class Evidence(db.Model):
     byte_size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     perceptual_hash: Mapped[str] = mapped_column(String(16), index=True)
+    # The 64-bit hash cut into four 16-bit bands, each indexed: two hashes within Hamming
+    # distance 3 share at least one band, so near-duplicates are found by exact lookups.
+    phash_band_0: Mapped[int] = mapped_column(Integer, index=True)
+    phash_band_1: Mapped[int] = mapped_column(Integer, index=True)
+    phash_band_2: Mapped[int] = mapped_column(Integer, index=True)
+    phash_band_3: Mapped[int] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     request: Mapped[DeletionRequest] = relationship()
     message: Mapped[RequestMessage | None] = relationship()
     uploaded_by: Mapped[User] = relationship()
+
+    @validates("perceptual_hash")
+    def _set_bands(self, _key: str, value: str) -> str:
+        for number, band in enumerate(phash_bands(value)):
+            setattr(self, f"phash_band_{number}", band)
+        return value
+
+
+def phash_bands(perceptual_hash: str) -> list[int]:
+    """The four 16-bit bands of a 16-hex-digit perceptual hash."""
+    return [int(perceptual_hash[start:start + 4], 16) for start in range(0, 16, 4)]
+
+
+def hamming_distance(first: str, second: str) -> int:
+    return (int(first, 16) ^ int(second, 16)).bit_count()

@@ -81,6 +81,8 @@ class DeletionRequest(db.Model):
               sqlite_where=_OPEN_SQL, postgresql_where=_OPEN_SQL),
         # The queue: open requests oldest first, then by id for stable keyset pages.
         Index("ix_deletion_requests_status_submitted", "status", "submitted_at", "id"),
+        # Counts per reason read only this index; a reason filter seeks straight to its rows.
+        Index("ix_deletion_requests_status_reason_submitted", "status", "reason", "submitted_at", "id"),
         Index("ix_deletion_requests_seller_submitted", "seller_id", "submitted_at"),
     )
 
@@ -102,7 +104,9 @@ class DeletionRequest(db.Model):
     # The queue orders by this, and it does not move when the seller answers a question.
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # A claim is a lease: it lapses at lease_expires_at unless the holder's activity renews it.
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

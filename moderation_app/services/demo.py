@@ -135,7 +135,8 @@ def seed_demo(staged: StagedFiles | None = None, now: datetime | None = None) ->
         apply_batch(batch, stats, reject)
     filed = 0
     if staged is not None:
+        agent = find_user(next(email for email, role, _ in DEMO_LOGINS if role == "agent"))
         for email, role, _ in DEMO_LOGINS:
             if role == "seller":
-                filed += seed_demo_requests(find_user(email), staged)
+                filed += seed_demo_requests(find_user(email), staged, agent)
     return changed or stats.imported > 0 or stats.updated > 0 or filed > 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import func, select
 
+from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.marketplace import Review
 from moderation_app.models.requests import DeletionRequest, Reason
@@ -14,6 +16,8 @@ from moderation_app.models.users import User
 from moderation_app.services.deletion_requests import (
     evidence_limits, refusal_for, submit_request, withdraw_request,
 )
+from moderation_app.services.claims import claim
+from moderation_app.services.decisions import Decision, decide
 from moderation_app.services.evidence_files import StagedFiles, prepare_images
 
 # Which suspect demo text fits which reason, and what the seller says about it.
@@ -53,7 +57,7 @@ def chat_screenshot(buyer: str, lines: list[str], seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def seed_demo_requests(seller: User, staged: StagedFiles) -> int:
+def seed_demo_requests(seller: User, staged: StagedFiles, agent: User | None = None) -> int:
     """File demo requests for a seller's suspect reviews, once. Returns how many were filed.
     The caller commits inside the `staged` block, so a failed commit leaves no files behind."""
     if db.session.scalar(select(func.count()).select_from(DeletionRequest)
@@ -71,7 +75,19 @@ def seed_demo_requests(seller: User, staged: StagedFiles) -> int:
             review.text[:40], "Sorry to hear that, how can I help?", review.text[40:80] or "...",
         ], review.id)
         images = prepare_images([("chat.png", io.BytesIO(screenshot))], evidence_limits())
-        filed.append(submit_request(seller, review, reason, explanation, images, staged))
+        deletion_request = submit_request(seller, review, reason, explanation, images, staged)
+        # Spread over the last days, so the queue shows ages on both sides of the 48 h target.
+        deletion_request.submitted_at = utcnow() - timedelta(hours=9 * (len(filed) + 1))
+        filed.append(deletion_request)
     if len(filed) > 2:
         withdraw_request(seller, filed[-1], "Sorted it out with the buyer directly.")
+    if agent is not None and len(filed) > 5:
+        for deletion_request, decision, note in (
+            (filed[0], Decision.APPROVE, "The chat shows the buyer bargaining with the rating."),
+            (filed[1], Decision.REJECT, "The screenshots do not show the review is about another offer."),
+            (filed[2], Decision.REQUEST_INFO, "Please add the chat page where the buyer names the "
+                                              "other shop."),
+        ):
+            claim(agent, deletion_request)
+            decide(agent, deletion_request, decision, note)
     return len(filed)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 6eda164f51f9
+Revision ID: f6e7efb88d9f
 Revises: 
-Create Date: 2026-11-28 03:26:50.481218
+Create Date: 2026-11-28 04:24:48.288878
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '6eda164f51f9'
+revision = 'f6e7efb88d9f'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -125,6 +125,7 @@ def upgrade():
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lease_expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
@@ -139,6 +140,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_deletion_requests_assignee_id'), ['assignee_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_deletion_requests_review_id'), ['review_id'], unique=False)
         batch_op.create_index('ix_deletion_requests_seller_submitted', ['seller_id', 'submitted_at'], unique=False)
+        batch_op.create_index('ix_deletion_requests_status_reason_submitted', ['status', 'reason', 'submitted_at', 'id'], unique=False)
         batch_op.create_index('ix_deletion_requests_status_submitted', ['status', 'submitted_at', 'id'], unique=False)
         batch_op.create_index('uq_deletion_requests_open_review', ['review_id'], unique=True, sqlite_where=sa.text("status IN ('submitted', 'needs_info')"), postgresql_where=sa.text("status IN ('submitted', 'needs_info')"))
 
@@ -170,6 +172,10 @@ def upgrade():
     sa.Column('byte_size', sa.BigInteger(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('perceptual_hash', sa.String(length=16), nullable=False),
+    sa.Column('phash_band_0', sa.Integer(), nullable=False),
+    sa.Column('phash_band_1', sa.Integer(), nullable=False),
+    sa.Column('phash_band_2', sa.Integer(), nullable=False),
+    sa.Column('phash_band_3', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['message_id'], ['request_messages.id'], name=op.f('fk_evidence_message_id_request_messages')),
     sa.ForeignKeyConstraint(['request_id'], ['deletion_requests.id'], name=op.f('fk_evidence_request_id_deletion_requests')),
@@ -180,6 +186,10 @@ def upgrade():
     )
     with op.batch_alter_table('evidence', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_evidence_perceptual_hash'), ['perceptual_hash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evidence_phash_band_0'), ['phash_band_0'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evidence_phash_band_1'), ['phash_band_1'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evidence_phash_band_2'), ['phash_band_2'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evidence_phash_band_3'), ['phash_band_3'], unique=False)
         batch_op.create_index(batch_op.f('ix_evidence_request_id'), ['request_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_evidence_sha256'), ['sha256'], unique=False)
 
@@ -191,6 +201,10 @@ def downgrade():
     with op.batch_alter_table('evidence', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_evidence_sha256'))
         batch_op.drop_index(batch_op.f('ix_evidence_request_id'))
+        batch_op.drop_index(batch_op.f('ix_evidence_phash_band_3'))
+        batch_op.drop_index(batch_op.f('ix_evidence_phash_band_2'))
+        batch_op.drop_index(batch_op.f('ix_evidence_phash_band_1'))
+        batch_op.drop_index(batch_op.f('ix_evidence_phash_band_0'))
         batch_op.drop_index(batch_op.f('ix_evidence_perceptual_hash'))
 
     op.drop_table('evidence')
@@ -201,6 +215,7 @@ def downgrade():
     with op.batch_alter_table('deletion_requests', schema=None) as batch_op:
         batch_op.drop_index('uq_deletion_requests_open_review', sqlite_where=sa.text("status IN ('submitted', 'needs_info')"), postgresql_where=sa.text("status IN ('submitted', 'needs_info')"))
         batch_op.drop_index('ix_deletion_requests_status_submitted')
+        batch_op.drop_index('ix_deletion_requests_status_reason_submitted')
         batch_op.drop_index('ix_deletion_requests_seller_submitted')
         batch_op.drop_index(batch_op.f('ix_deletion_requests_review_id'))
         batch_op.drop_index(batch_op.f('ix_deletion_requests_assignee_id'))

@@ -1,0 +1,118 @@
+"""Who works on a request: claims are leases that lapse, so nothing stays stuck with an agent who left.
+
+Safe under concurrency without blocking: PostgreSQL picks the next request with
+`FOR UPDATE SKIP LOCKED`; every claim also goes through the request's version column, so two
+agents racing for one request on any database end with exactly one holder (the other gets
+StaleDataError, and the caller retries in a fresh transaction).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from moderation_app.database import utcnow
+from moderation_app.extensions import db
+from moderation_app.models.requests import DeletionRequest, RequestStatus
+from moderation_app.models.users import Role, User
+from moderation_app.services import DomainError
+from moderation_app.services.audit import record_event
+
+
+class ClaimRefused(DomainError):
+    """Someone else holds the request, or it is closed."""
+
+
+def lease_duration() -> timedelta:
+    return timedelta(minutes=current_app.config["CLAIM_LEASE_MINUTES"])
+
+
+def live_holder_id(deletion_request: DeletionRequest, now: datetime | None = None) -> int | None:
+    """The holder's id while the lease runs; None when unclaimed or lapsed."""
+    now = now or utcnow()
+    if deletion_request.assignee_id is None or deletion_request.lease_expires_at is None:
+        return None
+    return deletion_request.assignee_id if deletion_request.lease_expires_at > now else None
+
+
+def holds(user: User, deletion_request: DeletionRequest, now: datetime | None = None) -> bool:
+    return live_holder_id(deletion_request, now) == user.id
+
+
+def _grant(agent: User, deletion_request: DeletionRequest, now: datetime, **details: object) -> None:
+    renewing = holds(agent, deletion_request, now)
+    deletion_request.assignee_id = agent.id
+    if not renewing:
+        deletion_request.claimed_at = now
+    deletion_request.lease_expires_at = now + lease_duration()
+    db.session.flush()  # the version check happens here
+    if not renewing:
+        record_event("request.claimed", actor=agent, request_id=deletion_request.id,
+                     review_id=deletion_request.review_id,
+                     details={"lease_expires_at": deletion_request.lease_expires_at.isoformat(),
+                              **details})
+
+
+def renew(agent: User, deletion_request: DeletionRequest) -> None:
+    """The holder's activity extends the lease (not an audit event: it changes nobody's rights)."""
+    now = utcnow()
+    if holds(agent, deletion_request, now):
+        deletion_request.lease_expires_at = now + lease_duration()
+
+
+def claim(agent: User, deletion_request: DeletionRequest) -> None:
+    """Claim one request. A manager may take over a request someone else holds; an agent may not."""
+    now = utcnow()
+    if not deletion_request.is_open:
+        raise ClaimRefused("This request is closed; there is nothing to claim.")
+    holder_id = live_holder_id(deletion_request, now)
+    if holder_id is not None and holder_id != agent.id:
+        holder = db.session.get(User, holder_id)
+        if agent.role is not Role.MANAGER:
+            raise ClaimRefused(f"{holder.email} holds this request until "
+                               f"{deletion_request.lease_expires_at:%H:%M} UTC.")
+        _grant(agent, deletion_request, now, taken_over_from=holder.email)
+        return
+    _grant(agent, deletion_request, now)
+
+
+def claim_next(agent: User) -> DeletionRequest | None:
+    """The agent's own live claim if they have one, else the oldest unclaimed open request."""
+    now = utcnow()
+    held = db.session.scalar(
+        select(DeletionRequest)
+        .where(DeletionRequest.assignee_id == agent.id, DeletionRequest.lease_expires_at > now,
+               DeletionRequest.status == RequestStatus.SUBMITTED)
+        .order_by(DeletionRequest.submitted_at, DeletionRequest.id).limit(1)
+    )
+    if held is not None:
+        renew(agent, held)
+        return held
+    candidate = db.session.scalar(
+        select(DeletionRequest)
+        .where(DeletionRequest.status == RequestStatus.SUBMITTED,
+               or_(DeletionRequest.assignee_id.is_(None), DeletionRequest.lease_expires_at <= now))
+        .order_by(DeletionRequest.submitted_at, DeletionRequest.id).limit(1)
+        # PostgreSQL: rows other agents are claiming right now are skipped, not waited for.
+        .with_for_update(skip_locked=True)
+    )
+    if candidate is None:
+        return None
+    _grant(agent, candidate, now)
+    return candidate
+
+
+def release(actor: User, deletion_request: DeletionRequest) -> None:
+    now = utcnow()
+    holder_id = live_holder_id(deletion_request, now)
+    if holder_id is None:
+        raise ClaimRefused("Nobody holds this request.")
+    if holder_id != actor.id and actor.role is not Role.MANAGER:
+        raise ClaimRefused("Only the holder or a manager can release this request.")
+    deletion_request.assignee_id = None
+    deletion_request.lease_expires_at = None
+    db.session.flush()
+    record_event("request.released", actor=actor, request_id=deletion_request.id,
+                 review_id=deletion_request.review_id, details={"holder_id": holder_id})

@@ -1,0 +1,266 @@
+"""What an agent sees beside a deletion request to decide it: the seller's other requests, the
+buyer's reviewing pattern, and evidence files that turned up in other requests.
+
+Everything comes from a fixed handful of aggregate or indexed queries (two more per file of the
+request). Their cost follows one seller's requests, one buyer's reviews and the files whose hashes
+share a band neighbourhood, never the size of the tables; no row list is loaded whole, nothing is
+written.
+
+Windows, thresholds and guarantees:
+
+* The buyer's "last 30 days" are the 30 days up to and including the moment the reviewed review was
+  written, not the 30 days before today: a request filed or decided months later is judged on the
+  buyer's behaviour at the time. The reviewed review itself counts when it is a low one.
+* A low review averages at most 2 stars over the three criteria (total at most 6).
+* Burst (the competitor-attack hint): at least BURST_LOW_REVIEWS low reviews across at least
+  BURST_SELLERS_HIT sellers in that window, or at least BURST_OTHER_SELLERS_REQUESTING other sellers
+  having asked to delete this buyer's reviews.
+* Evidence: a file of another request is "identical" with the same SHA-256, "similar" with a
+  perceptual hash within NEAR_DUPLICATE_DISTANCE bits. Candidates come from the four indexed 16-bit
+  band columns, each looked up with its own value and the 16 values one bit away. Two hashes within
+  distance 7 always agree on some band to within one bit (if all four bands differed in two bits
+  or more, the distance would be at least 8), so every file within NEAR_DUPLICATE_DISTANCE is a
+  candidate; exact band equality alone would miss about 40% of pairs at distance 6. The price is
+  17 times as many candidates (about a thousand per file at a million files with evenly spread
+  hashes); each is one narrow row, filtered here with hamming_distance.
+* Caps: at most CANDIDATE_LIMIT candidates (the newest) are checked per file, so the guarantee holds
+  unless that many files crowd the bands; at most MAX_MATCHES_PER_FILE matches are kept per file:
+  identical first, then the nearest, and at equal distance files of other sellers before the
+  seller's own (reuse across sellers is the strongest signal), chosen among the file's RANKING_POOL
+  nearest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from moderation_app.extensions import db
+from moderation_app.models.evidence import Evidence, hamming_distance, phash_bands
+from moderation_app.models.marketplace import Buyer, Review
+from moderation_app.models.requests import DeletionRequest, RequestStatus
+
+RECENT_REQUESTS = 10
+
+BUYER_WINDOW = timedelta(days=30)
+LOW_REVIEW_MAX_TOTAL = 6  # the three criteria together: an average of 2 stars or less
+BURST_LOW_REVIEWS = 3
+BURST_SELLERS_HIT = 2
+BURST_OTHER_SELLERS_REQUESTING = 2
+
+NEAR_DUPLICATE_DISTANCE = 6
+# The band lookup below finds every hash within this distance; keep NEAR_DUPLICATE_DISTANCE at or below.
+GUARANTEED_DISTANCE = 7
+MAX_MATCHES_PER_FILE = 10
+# A safety valve for crowded bands (blank or near-blank screenshots hash alike); at a million files
+# with evenly spread hashes a file has about a thousand candidates.
+CANDIDATE_LIMIT = 5000
+# Per file, the nearest this many matches are ranked with the seller tie-break before the cut.
+RANKING_POOL = 10 * MAX_MATCHES_PER_FILE
+
+IDENTICAL = "identical"
+SIMILAR = "similar"
+
+_BAND_COLUMNS = (Evidence.phash_band_0, Evidence.phash_band_1, Evidence.phash_band_2,
+                 Evidence.phash_band_3)
+
+
+@dataclass(frozen=True)
+class SellerHistory:
+    """The seller's other requests (this one excluded)."""
+
+    counts: dict[str, int]              # by status value, every status present
+    recent: list[DeletionRequest]       # the last RECENT_REQUESTS, newest first
+    approval_rate: float | None         # approved / (approved + rejected); None if none decided
+
+
+@dataclass(frozen=True)
+class BuyerProfile:
+    username: str
+    review_count: int                   # every review of the buyer's, visible or not
+    other_review_count: int             # without the review under request
+    average_stars: float | None         # over all three criteria of all the buyer's reviews
+    low_reviews_last_30_days: int       # in the window ending at the reviewed review
+    sellers_hit_last_30_days: int       # distinct sellers among those low reviews
+    other_sellers_requesting: int       # distinct sellers other than the requester, any status
+    requests_on_buyer: int              # their requests on this buyer's reviews
+    burst: bool
+
+
+@dataclass(frozen=True)
+class EvidenceMatch:
+    evidence: Evidence                  # a file of this request
+    other: Evidence                     # a file of another request
+    kind: str                           # IDENTICAL or SIMILAR
+    distance: int                       # Hamming distance of the perceptual hashes; 0 if identical
+    same_seller: bool                   # the other request is the same seller's
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    seller_history: SellerHistory
+    buyer: BuyerProfile
+    evidence_matches: list[EvidenceMatch]
+
+
+def request_context(deletion_request: DeletionRequest) -> RequestContext:
+    return RequestContext(
+        seller_history=seller_history(deletion_request),
+        buyer=buyer_profile(deletion_request),
+        evidence_matches=evidence_matches(deletion_request),
+    )
+
+
+# --- the seller ---------------------------------------------------------------------------------
+
+def seller_history(deletion_request: DeletionRequest) -> SellerHistory:
+    others = (DeletionRequest.seller_id == deletion_request.seller_id,
+              DeletionRequest.id != deletion_request.id)
+    counts = {status.value: 0 for status in RequestStatus}
+    for status, count in db.session.execute(
+        select(DeletionRequest.status, func.count()).where(*others).group_by(DeletionRequest.status)
+    ):
+        counts[RequestStatus(status).value] = count
+    recent = list(db.session.scalars(
+        select(DeletionRequest).where(*others)
+        .order_by(DeletionRequest.submitted_at.desc(), DeletionRequest.id.desc())
+        .limit(RECENT_REQUESTS)
+    ))
+    decided = counts[RequestStatus.APPROVED] + counts[RequestStatus.REJECTED]
+    return SellerHistory(
+        counts=counts,
+        recent=recent,
+        approval_rate=counts[RequestStatus.APPROVED] / decided if decided else None,
+    )
+
+
+# --- the buyer ----------------------------------------------------------------------------------
+
+def _two_decimals(total: int, count: int) -> float:
+    # Exact, halves up, like the seller's rating: 2.675 shows as 2.68, not round()'s 2.67.
+    return float((Decimal(total) / count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def buyer_profile(deletion_request: DeletionRequest) -> BuyerProfile:
+    review = deletion_request.review
+    total = Review.rating_fulfillment + Review.rating_start_time + Review.rating_communication
+    low_in_window = and_(
+        total <= LOW_REVIEW_MAX_TOTAL,
+        Review.created_at >= review.created_at - BUYER_WINDOW,
+        Review.created_at <= review.created_at,
+    )
+    # One pass over the buyer's reviews through ix_reviews_buyer_created.
+    review_count, star_total, low_reviews, sellers_hit = db.session.execute(
+        select(
+            func.count(),
+            func.sum(total),
+            func.count(case((low_in_window, 1))),
+            func.count(case((low_in_window, Review.seller_id)).distinct()),
+        ).where(Review.buyer_id == review.buyer_id)
+    ).one()
+    requests_on_buyer, other_sellers = db.session.execute(
+        select(func.count(DeletionRequest.id), func.count(DeletionRequest.seller_id.distinct()))
+        .join(Review, DeletionRequest.review_id == Review.id)
+        .where(Review.buyer_id == review.buyer_id,
+               DeletionRequest.seller_id != deletion_request.seller_id)
+    ).one()
+    return BuyerProfile(
+        username=db.session.get_one(Buyer, review.buyer_id).username,
+        review_count=review_count,
+        other_review_count=review_count - 1,
+        average_stars=_two_decimals(star_total, 3 * review_count) if review_count else None,
+        low_reviews_last_30_days=low_reviews,
+        sellers_hit_last_30_days=sellers_hit,
+        other_sellers_requesting=other_sellers,
+        requests_on_buyer=requests_on_buyer,
+        burst=is_burst(low_reviews, sellers_hit, other_sellers),
+    )
+
+
+def is_burst(low_reviews: int, sellers_hit: int, other_sellers_requesting: int) -> bool:
+    return ((low_reviews >= BURST_LOW_REVIEWS and sellers_hit >= BURST_SELLERS_HIT)
+            or other_sellers_requesting >= BURST_OTHER_SELLERS_REQUESTING)
+
+
+# --- the evidence -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Hit:
+    file: Evidence
+    other_id: int
+    other_request_id: int
+    kind: str
+    distance: int
+
+
+def _within_one_bit(band: int) -> list[int]:
+    return [band, *(band ^ (1 << bit) for bit in range(16))]
+
+
+def _near_band(perceptual_hash: str) -> ColumnElement[bool]:
+    return or_(*(column.in_(_within_one_bit(band))
+                 for column, band in zip(_BAND_COLUMNS, phash_bands(perceptual_hash), strict=True)))
+
+
+def _nearest(file: Evidence) -> list[_Hit]:
+    """The file's RANKING_POOL nearest files in other requests, from two indexed lookups. Only
+    narrow columns are read and nothing is joined: a candidate costs one index entry and one row."""
+    elsewhere = Evidence.request_id != file.request_id
+    identical = [
+        _Hit(file, other_id, request_id, IDENTICAL, 0)
+        for other_id, request_id in db.session.execute(
+            select(Evidence.id, Evidence.request_id)
+            .where(Evidence.sha256 == file.sha256, elsewhere)
+            .order_by(Evidence.id.desc()).limit(RANKING_POOL)
+        )
+    ]
+    similar = []
+    for other_id, request_id, other_hash in db.session.execute(
+        select(Evidence.id, Evidence.request_id, Evidence.perceptual_hash)
+        .where(_near_band(file.perceptual_hash), Evidence.sha256 != file.sha256, elsewhere)
+        .order_by(Evidence.id.desc()).limit(CANDIDATE_LIMIT)
+    ):
+        distance = hamming_distance(file.perceptual_hash, other_hash)
+        if distance <= NEAR_DUPLICATE_DISTANCE:
+            similar.append(_Hit(file, other_id, request_id, SIMILAR, distance))
+    similar.sort(key=lambda hit: (hit.distance, -hit.other_id))
+    return (identical + similar)[:RANKING_POOL]
+
+
+def evidence_matches(deletion_request: DeletionRequest) -> list[EvidenceMatch]:
+    files = db.session.scalars(
+        select(Evidence).where(Evidence.request_id == deletion_request.id).order_by(Evidence.id)
+    ).all()
+    pools = [_nearest(file) for file in files]
+    request_ids = {hit.other_request_id for pool in pools for hit in pool}
+    if not request_ids:
+        return []
+    seller_of: dict[int, int] = {
+        request_id: seller_id
+        for request_id, seller_id in db.session.execute(
+            select(DeletionRequest.id, DeletionRequest.seller_id).where(DeletionRequest.id.in_(request_ids))
+        )
+    }
+
+    def same_seller(hit: _Hit) -> bool:
+        return seller_of[hit.other_request_id] == deletion_request.seller_id
+
+    def rank(hit: _Hit) -> tuple[bool, int, bool, int, int]:
+        return (hit.kind != IDENTICAL, hit.distance, same_seller(hit), hit.file.id, -hit.other_id)
+
+    hits = sorted((hit for pool in pools for hit in sorted(pool, key=rank)[:MAX_MATCHES_PER_FILE]),
+                  key=rank)
+    others = {
+        other.id: other
+        for other in db.session.scalars(
+            select(Evidence).where(Evidence.id.in_({hit.other_id for hit in hits}))
+            # The agent's page names the other request's seller.
+            .options(selectinload(Evidence.request).selectinload(DeletionRequest.seller))
+        )
+    }
+    return [EvidenceMatch(hit.file, others[hit.other_id], hit.kind, hit.distance, same_seller(hit))
+            for hit in hits]

@@ -1,0 +1,117 @@
+"""Deciding a request, and staff notes on it.
+
+A decision changes the request, maybe the review, and appends its audit event; the caller commits
+once, so the three land together or not at all. Two agents deciding at the same moment: on
+PostgreSQL the caller loads the request with a row lock, so the second waits and then finds it
+decided; everywhere, the version column turns a stale write into StaleDataError.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+
+from moderation_app.database import utcnow
+from moderation_app.extensions import db
+from moderation_app.models.requests import (
+    DeletionRequest, MessageKind, RequestMessage, RequestStatus,
+)
+from moderation_app.models.users import User
+from moderation_app.services import DomainError
+from moderation_app.services.audit import record_event
+from moderation_app.services.claims import holds, renew
+from moderation_app.services.ratings import SellerRating, seller_rating
+
+NOTE_MAX_LENGTH = 5000
+
+
+class Decision(enum.StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_INFO = "request_info"
+
+    @property
+    def label(self) -> str:
+        return {"approve": "Approve: delete the review", "reject": "Reject: keep the review",
+                "request_info": "Ask the seller for more information"}[self.value]
+
+
+NEW_STATUS = {
+    Decision.APPROVE: RequestStatus.APPROVED,
+    Decision.REJECT: RequestStatus.REJECTED,
+    Decision.REQUEST_INFO: RequestStatus.NEEDS_INFO,
+}
+
+
+class DecisionRefused(DomainError):
+    """The request cannot be decided by this person now; the message says why."""
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    decision: Decision
+    status_before: RequestStatus
+    status_after: RequestStatus
+    rating_before: SellerRating
+    rating_after: SellerRating
+
+
+def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, note: str,
+           internal_note: str = "") -> DecisionOutcome:
+    """`note` is shown to the seller (the reason, or the question for request_info)."""
+    note, internal_note = note.strip(), internal_note.strip()
+    if not deletion_request.is_open:
+        raise DecisionRefused(f"This request is already {deletion_request.status.label.lower()}; "
+                              "a decided request cannot be decided again.")
+    if not holds(actor, deletion_request):
+        raise DecisionRefused("Claim the request before deciding it: only its holder can decide.")
+    if not note:
+        raise DecisionRefused("Write the note the seller will see.")
+
+    status_before = deletion_request.status
+    review = deletion_request.review
+    rating_before = seller_rating(deletion_request.seller_id)
+    now = utcnow()
+    if decision is Decision.APPROVE:
+        review.is_visible = False
+    deletion_request.status = NEW_STATUS[decision]
+    kind = MessageKind.INFO_REQUESTED if decision is Decision.REQUEST_INFO else MessageKind.DECISION
+    db.session.add(RequestMessage(request=deletion_request, author=actor, kind=kind, body=note))
+    if internal_note:
+        db.session.add(RequestMessage(request=deletion_request, author=actor,
+                                      kind=MessageKind.INTERNAL_NOTE, body=internal_note))
+    if decision is not Decision.REQUEST_INFO:
+        deletion_request.decided_at = now
+        deletion_request.decided_by_id = actor.id
+    # Whatever the decision, the request leaves this agent's hands.
+    deletion_request.assignee_id = None
+    deletion_request.lease_expires_at = None
+    db.session.flush()  # version check: a concurrent decision makes this raise StaleDataError
+    rating_after = seller_rating(deletion_request.seller_id)
+    record_event("request.decided", actor=actor, request_id=deletion_request.id,
+                 review_id=review.id, details={
+                     "decision": decision.value,
+                     "note": note,
+                     "internal_note": internal_note,
+                     "status_before": status_before.value,
+                     "status_after": deletion_request.status.value,
+                     "rating_before": asdict(rating_before),
+                     "rating_after": asdict(rating_after),
+                 })
+    return DecisionOutcome(decision, status_before, deletion_request.status, rating_before,
+                           rating_after)
+
+
+def add_note(actor: User, deletion_request: DeletionRequest, body: str) -> RequestMessage:
+    """A staff-only note; never shown to the seller. The holder's note renews their lease."""
+    body = body.strip()
+    if not body:
+        raise DomainError("Write a note first.")
+    note = RequestMessage(request=deletion_request, author=actor, kind=MessageKind.INTERNAL_NOTE,
+                          body=body)
+    db.session.add(note)
+    renew(actor, deletion_request)
+    db.session.flush()
+    record_event("request.note_added", actor=actor, request_id=deletion_request.id,
+                 review_id=deletion_request.review_id, details={"message_id": note.id})
+    return note

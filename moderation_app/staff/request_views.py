@@ -1,0 +1,201 @@
+"""One request as staff see it: claim, release, notes, decide, and "take the next"."""
+
+from __future__ import annotations
+
+import json
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from moderation_app.extensions import db
+from moderation_app.models.audit import AuditEvent
+from moderation_app.models.marketplace import CRITERION_LABELS
+from moderation_app.models.requests import DeletionRequest
+from moderation_app.models.users import Role, User
+from moderation_app.permissions import role_required
+from moderation_app.services import DomainError, NotFound
+from moderation_app.services.claims import claim, claim_next, holds, live_holder_id, release
+from moderation_app.services.context import request_context
+from moderation_app.services.decisions import Decision, add_note, decide
+from moderation_app.services.timeline import request_evidence, timeline
+from moderation_app.staff import bp
+from moderation_app.staff.forms import ActionForm, DecisionForm, NoteForm
+
+STAFF = (Role.AGENT, Role.MANAGER)
+CLAIM_ATTEMPTS = 5
+RACED = ("Another agent changed this request at the same moment. Here it is as it stands now; "
+         "nothing of yours was recorded.")
+
+
+def _staff() -> User:
+    return current_user._get_current_object()
+
+
+def _load(request_id: int, *, lock: bool = False) -> DeletionRequest:
+    # lock: PostgreSQL holds a row lock until commit, so a concurrent decision waits, then
+    # sees the request as decided. SQLite ignores it; the version column catches the race there.
+    deletion_request = db.session.get(DeletionRequest, request_id, with_for_update=lock,
+                                      populate_existing=lock)
+    if deletion_request is None:
+        raise NotFound("No such request.")
+    return deletion_request
+
+
+def _to_detail(request_id: int) -> ResponseReturnValue:
+    return redirect(url_for("staff.request_detail", request_id=request_id), 303)
+
+
+def _take_next() -> ResponseReturnValue:
+    """Claim the next request and open it; retried when another agent won the same row."""
+    agent = _staff()
+    for _ in range(CLAIM_ATTEMPTS):
+        try:
+            next_request = claim_next(agent)
+            db.session.commit()
+        except (StaleDataError, OperationalError):
+            db.session.rollback()
+            agent = _staff()
+            continue
+        if next_request is None:
+            flash("The queue is empty: no open request is waiting. Well done.", "success")
+            return redirect(url_for("staff.queue"), 303)
+        return _to_detail(next_request.id)
+    flash("The queue is very busy right now; press the button again.", "error")
+    return redirect(url_for("staff.queue"), 303)
+
+
+def _decision_event(deletion_request: DeletionRequest) -> dict | None:
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.request_id == deletion_request.id,
+                                 AuditEvent.action == "request.decided")
+        .order_by(AuditEvent.id.desc()).limit(1))
+    return json.loads(event.details) if event else None
+
+
+def _render(deletion_request: DeletionRequest, decision_form: DecisionForm | None = None,
+            note_form: NoteForm | None = None, status: int = 200) -> ResponseReturnValue:
+    holder_id = live_holder_id(deletion_request)
+    return render_template(
+        "staff/request_detail.html",
+        deletion_request=deletion_request,
+        review=deletion_request.review,
+        snapshot=deletion_request.review_snapshot,
+        evidence=request_evidence(deletion_request),
+        context=request_context(deletion_request),
+        entries=timeline(deletion_request, for_staff=True),
+        holder=db.session.get(User, holder_id) if holder_id else None,
+        is_holder=holds(_staff(), deletion_request),
+        decision_form=decision_form or DecisionForm(formdata=None),
+        note_form=note_form or NoteForm(formdata=None),
+        action_form=ActionForm(),
+        decision_event=_decision_event(deletion_request),
+        criterion_labels=CRITERION_LABELS,
+        decisions=list(Decision),
+        target_hours=current_app.config["RESPONSE_TARGET_HOURS"],
+    ), status
+
+
+@bp.route("/queue/next", methods=["POST"], endpoint="claim_next")
+@role_required(*STAFF)
+def claim_next_request() -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        flash("The form had expired; press the button again.", "error")
+        return redirect(url_for("staff.queue"), 303)
+    return _take_next()
+
+
+@bp.route("/requests/<int:request_id>")
+@role_required(*STAFF)
+def request_detail(request_id: int) -> ResponseReturnValue:
+    return _render(_load(request_id))
+
+
+@bp.route("/requests/<int:request_id>/claim", methods=["POST"])
+@role_required(*STAFF)
+def claim_request(request_id: int) -> ResponseReturnValue:
+    deletion_request = _load(request_id, lock=True)
+    if ActionForm().validate_on_submit():
+        try:
+            claim(_staff(), deletion_request)
+            db.session.commit()
+            flash("You hold this request now. Your claim lapses after "
+                  f"{current_app.config['CLAIM_LEASE_MINUTES']} minutes without activity.", "success")
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        except StaleDataError:
+            db.session.rollback()
+            flash(RACED, "error")
+    return _to_detail(request_id)
+
+
+@bp.route("/requests/<int:request_id>/release", methods=["POST"])
+@role_required(*STAFF)
+def release_request(request_id: int) -> ResponseReturnValue:
+    deletion_request = _load(request_id, lock=True)
+    if ActionForm().validate_on_submit():
+        try:
+            release(_staff(), deletion_request)
+            db.session.commit()
+            flash("Released: the request is back in the queue for anyone.", "success")
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        except StaleDataError:
+            db.session.rollback()
+            flash(RACED, "error")
+    return _to_detail(request_id)
+
+
+@bp.route("/requests/<int:request_id>/notes", methods=["POST"])
+@role_required(*STAFF)
+def add_request_note(request_id: int) -> ResponseReturnValue:
+    deletion_request = _load(request_id, lock=True)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _render(deletion_request, note_form=form, status=422)
+    try:
+        add_note(_staff(), deletion_request, form.note.data)
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        flash(RACED, "error")
+        return _to_detail(request_id)
+    flash("Note added (staff only).", "success")
+    return _to_detail(request_id)
+
+
+@bp.route("/requests/<int:request_id>/decision", methods=["POST"])
+@role_required(*STAFF)
+def decide_request(request_id: int) -> ResponseReturnValue:
+    deletion_request = _load(request_id, lock=True)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        return _render(deletion_request, decision_form=form, status=422)
+    try:
+        outcome = decide(_staff(), deletion_request, Decision(form.decision.data), form.note.data,
+                         form.internal_note.data or "")
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _to_detail(request_id)
+    except StaleDataError:
+        db.session.rollback()
+        flash(RACED, "error")
+        return _to_detail(request_id)
+    if outcome.decision is Decision.APPROVE:
+        before, after = outcome.rating_before.overall, outcome.rating_after.overall
+        flash(f"Approved #{request_id}: the review is hidden. Seller rating {before} → {after}.",
+              "success")
+    elif outcome.decision is Decision.REJECT:
+        flash(f"Rejected #{request_id}: the review stays.", "success")
+    else:
+        flash(f"Asked the seller for more information on #{request_id}.", "success")
+    if form.submit_and_next.data:
+        return _take_next()
+    return _to_detail(request_id)
