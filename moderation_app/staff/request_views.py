@@ -114,16 +114,14 @@ def request_detail(request_id: int) -> ResponseReturnValue:
     return _render(_load(request_id))
 
 
-@bp.route("/requests/<int:request_id>/claim", methods=["POST"])
-@role_required(*STAFF)
-def claim_request(request_id: int) -> ResponseReturnValue:
+def _claim_action(request_id: int, action, success: str) -> ResponseReturnValue:
+    """Claim or release: one button, one transaction, the outcome as a flash message."""
     deletion_request = _load(request_id, lock=True)
     if ActionForm().validate_on_submit():
         try:
-            claim(_staff(), deletion_request)
+            action(_staff(), deletion_request)
             db.session.commit()
-            flash("You hold this request now. Your claim lapses after "
-                  f"{current_app.config['CLAIM_LEASE_MINUTES']} minutes without activity.", "success")
+            flash(success, "success")
         except DomainError as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -131,24 +129,21 @@ def claim_request(request_id: int) -> ResponseReturnValue:
             db.session.rollback()
             flash(RACED, "error")
     return _to_detail(request_id)
+
+
+@bp.route("/requests/<int:request_id>/claim", methods=["POST"])
+@role_required(*STAFF)
+def claim_request(request_id: int) -> ResponseReturnValue:
+    return _claim_action(request_id, claim,
+                         "You hold this request now. Your claim lapses after "
+                         f"{current_app.config['CLAIM_LEASE_MINUTES']} minutes without activity.")
 
 
 @bp.route("/requests/<int:request_id>/release", methods=["POST"])
 @role_required(*STAFF)
 def release_request(request_id: int) -> ResponseReturnValue:
-    deletion_request = _load(request_id, lock=True)
-    if ActionForm().validate_on_submit():
-        try:
-            release(_staff(), deletion_request)
-            db.session.commit()
-            flash("Released: the request is back in the queue for anyone.", "success")
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        except StaleDataError:
-            db.session.rollback()
-            flash(RACED, "error")
-    return _to_detail(request_id)
+    return _claim_action(request_id, release,
+                         "Released: the request is back in the queue for anyone.")
 
 
 @bp.route("/requests/<int:request_id>/notes", methods=["POST"])
