@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from moderation_app.extensions import db
 from moderation_app.services.marketplace_import import ImportStats, apply_batch, parsed_batches
-from tests.conftest import PASSWORD
+from conftest import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -83,3 +83,28 @@ def test_wrong_password_shows_the_message_on_the_form(seller, live_server, page)
     page.fill("input[name=password]", "not the password at all")
     page.click("button[type=submit]")
     assert page.locator(".field-error").inner_text() == "Email or password is not correct."
+
+
+def test_agent_takes_the_next_request_and_approves_it(app, seller, agent, live_server, page):
+    from request_helpers import add_request, add_review
+
+    kept = add_review(app, seller)
+    request_id = add_request(app, seller, add_review(app, seller))
+    assert kept
+
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", agent.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/queue")
+    page.click("text=Take the next request")
+    page.wait_for_url(f"{live_server}/requests/{request_id}")
+    assert "Held by you" in page.locator(".claim-box").inner_text()
+
+    page.check("input[name=decision][value=approve]")
+    page.fill("textarea[name=note]", "The chat shows the buyer asking for a discount.")
+    page.click("input[name=submit]")
+
+    page.wait_for_url(f"{live_server}/requests/{request_id}")
+    assert "Approved" in page.locator(".status-pill").first.inner_text()
+    assert "Seller rating" in page.locator(".flash").inner_text()

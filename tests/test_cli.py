@@ -14,7 +14,7 @@ from moderation_app.models.audit import AuditEvent
 from moderation_app.models.marketplace import Review
 from moderation_app.models.users import Role, User
 from moderation_app.services.ratings import seller_rating
-from tests.conftest import PASSWORD, login
+from conftest import PASSWORD, login
 
 NEW_PASSWORD = "a brand new passphrase"
 LOGIN_FAILED = b"Email or password is not correct."

@@ -15,7 +15,7 @@ from moderation_app.models.audit import AuditEvent
 from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, Review
 from moderation_app.models.users import Role, User
 from moderation_app.services.marketplace_import import BATCH_SIZE, MAX_LINE_BYTES
-from tests.conftest import PASSWORD, login, make_user
+from conftest import PASSWORD, login, make_user
 
 LOGIN_FAILED = b"Email or password is not correct."
 
