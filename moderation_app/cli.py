@@ -128,7 +128,24 @@ def seed_demo_command() -> None:
         click.echo(f"  {role:<8} {email:<32} {password}")
 
 
+audit_cli = AppGroup("audit", help="Check the audit log.")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain over every event; exit 1 at the first that does not match."""
+    from moderation_app.services.audit import verify_chain
+
+    result = verify_chain()
+    if not result.ok:
+        click.echo(f"audit log BROKEN at event {result.broken_at}: {result.reason} "
+                   f"({result.count} events before it verified)", err=True)
+        sys.exit(1)
+    click.echo(f"audit log ok: {result.count} events, head {result.head_hash}")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(import_marketplace)
     app.cli.add_command(seed_demo_command)

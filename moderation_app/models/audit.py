@@ -1,11 +1,12 @@
-"""The append-only, hash-chained audit log."""
+"""The append-only, hash-chained audit log. The ORM refuses to change or delete events here;
+the database refuses too (triggers, see migrations), so raw SQL cannot quietly do it either."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, Integer, String, Text, event
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from moderation_app.extensions import db
 from moderation_app.database import UTCDateTime
@@ -33,3 +34,24 @@ class AuditEvent(db.Model):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditLogIsAppendOnly(RuntimeError):
+    """Someone tried to change or remove an audit event through the ORM."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changed_events(session: Session, _context: object, _instances: object) -> None:
+    for instance in (*session.dirty, *session.deleted):
+        if isinstance(instance, AuditEvent) and (
+            instance in session.deleted or session.is_modified(instance)
+        ):
+            raise AuditLogIsAppendOnly("audit events cannot be changed or deleted")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_changes(state: ORMExecuteState) -> None:
+    if (state.is_update or state.is_delete) and any(
+        mapper.class_ is AuditEvent for mapper in state.all_mappers
+    ):
+        raise AuditLogIsAppendOnly("audit events cannot be changed or deleted")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +29,8 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_hash(event: AuditEvent) -> str:
+def event_hash(event: Any) -> str:
+    """SHA-256 of the event's canonical content (an AuditEvent or a row with its columns)."""
     content = {
         "id": event.id,
         "occurred_at": format_timestamp(event.occurred_at),
@@ -81,3 +84,39 @@ def record_event(
     db.session.add(event)
     db.session.flush()
     return event
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    count: int
+    head_hash: str
+    broken_at: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def verify_chain(batch_size: int = 1000) -> ChainCheck:
+    """Recompute every event's hash in id order, streaming (memory stays flat over millions).
+    Stops at the first event that does not match its content, its predecessor or its place."""
+    rows = db.session.execute(
+        select(AuditEvent.__table__).order_by(AuditEvent.id)
+        .execution_options(yield_per=batch_size, stream_results=True)
+    )
+    # closing(): an early return must still release PostgreSQL's server-side cursor.
+    with closing(rows):
+        count, previous_id, previous_hash = 0, 0, GENESIS_HASH
+        for row in rows:
+            if row.id != previous_id + 1:
+                return ChainCheck(count, previous_hash, row.id, f"expected event "
+                                  f"{previous_id + 1} next, found {row.id} (events missing)")
+            if row.prev_hash != previous_hash:
+                return ChainCheck(count, previous_hash, row.id,
+                                  "prev_hash does not match the previous event's hash")
+            if event_hash(row) != row.hash:
+                return ChainCheck(count, previous_hash, row.id,
+                                  "content does not match its hash (the event was altered)")
+            count, previous_id, previous_hash = count + 1, row.id, row.hash
+    return ChainCheck(count, previous_hash)

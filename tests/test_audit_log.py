@@ -1,0 +1,139 @@
+"""The audit log is a hash chain nobody can quietly change: ORM and database both refuse, and
+`audit verify` names the first event that no longer matches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DatabaseError
+
+from conftest import TEST_DATABASE_URL, make_user
+from moderation_app.extensions import db
+from moderation_app.models import AuditEvent, Role
+from moderation_app.models.audit import GENESIS_HASH, AuditLogIsAppendOnly
+from moderation_app.services.audit import event_hash
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def logged(app):
+    """A log with a few events in it."""
+    for number in range(4):
+        make_user(app, f"user{number}@example.com", Role.SELLER)
+    with app.app_context():
+        assert db.session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) == 4
+    return app
+
+
+def raw(app, statement: str) -> None:
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(text(statement))
+
+
+@pytest.fixture
+def without_triggers(app):
+    """What an insider with database access could do: switch the triggers off, then tamper."""
+    if TEST_DATABASE_URL:
+        raw(app, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete")
+        yield
+        raw(app, "ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete")
+    else:
+        raw(app, "DROP TRIGGER audit_events_no_update")
+        raw(app, "DROP TRIGGER audit_events_no_delete")
+        yield
+
+
+def test_each_event_links_to_the_previous_and_hashes_its_content(logged):
+    with logged.app_context():
+        events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [event.id for event in events] == [1, 2, 3, 4]
+    assert events[0].prev_hash == GENESIS_HASH
+    for previous, current in zip(events, events[1:]):
+        assert current.prev_hash == previous.hash
+    assert all(event_hash(event) == event.hash for event in events)
+
+
+def test_verify_passes_on_an_untouched_log(logged, runner):
+    result = logged.test_cli_runner().invoke(args=["audit", "verify"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("audit log ok: 4 events, head ")
+
+
+def test_verify_names_the_event_whose_content_was_altered(logged, without_triggers):
+    raw(logged, "UPDATE audit_events SET actor_email = 'someone.else@example.com' WHERE id = 3")
+
+    result = logged.test_cli_runner().invoke(args=["audit", "verify"])
+
+    assert result.exit_code == 1
+    assert "BROKEN at event 3: content does not match its hash" in result.stderr
+
+
+def test_verify_names_the_event_after_a_deleted_one(logged, without_triggers):
+    raw(logged, "DELETE FROM audit_events WHERE id = 2")
+
+    result = logged.test_cli_runner().invoke(args=["audit", "verify"])
+
+    assert result.exit_code == 1
+    assert "BROKEN at event 3: expected event 2 next" in result.stderr
+
+
+def test_a_rehashed_event_still_breaks_the_link_to_the_next(logged, without_triggers):
+    with logged.app_context():
+        event = db.session.get(AuditEvent, 2)
+        event.actor_email = "forger@example.com"
+        forged_hash = event_hash(event)
+        db.session.expunge(event)
+    raw(logged, f"UPDATE audit_events SET actor_email = 'forger@example.com', hash = '{forged_hash}' "
+                "WHERE id = 2")
+
+    result = logged.test_cli_runner().invoke(args=["audit", "verify"])
+
+    assert result.exit_code == 1
+    assert "BROKEN at event 3: prev_hash does not match" in result.stderr
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_events SET action = 'nothing.happened' WHERE id = 1",
+    "DELETE FROM audit_events WHERE id = 4",
+])
+def test_the_database_refuses_updates_and_deletes(logged, statement):
+    with pytest.raises(DatabaseError, match="append-only"):
+        raw(logged, statement)
+    assert logged.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_the_orm_refuses_to_change_or_delete_an_event(logged):
+    with logged.app_context():
+        event = db.session.get(AuditEvent, 1)
+        event.action = "nothing.happened"
+        with pytest.raises(AuditLogIsAppendOnly):
+            db.session.flush()
+        db.session.rollback()
+
+        db.session.delete(db.session.get(AuditEvent, 1))
+        with pytest.raises(AuditLogIsAppendOnly):
+            db.session.flush()
+        db.session.rollback()
+
+        for statement in (update(AuditEvent).values(action="x"), delete(AuditEvent)):
+            with pytest.raises(AuditLogIsAppendOnly):
+                db.session.execute(statement)
+        db.session.rollback()
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="the outsider script reads a SQLite file")
+def test_an_outsiders_script_following_the_docs_verifies_the_same_chain(logged):
+    database = logged.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+
+    result = subprocess.run([sys.executable, str(ROOT / "docs" / "verify_audit_chain.py"), database],
+                            capture_output=True, text=True, check=False)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("ok: 4 events")
