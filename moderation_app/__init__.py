@@ -56,8 +56,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from moderation_app import auth, evidence, health, seller, staff
+    from moderation_app import audit, auth, evidence, health, seller, staff
 
+    app.register_blueprint(audit.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(evidence.bp)
     app.register_blueprint(health.bp)

@@ -128,7 +128,7 @@ def seed_demo_command() -> None:
         click.echo(f"  {role:<8} {email:<32} {password}")
 
 
-audit_cli = AppGroup("audit", help="Check the audit log.")
+audit_cli = AppGroup("audit", help="Check and export the audit log.")
 
 
 @audit_cli.command("verify")
@@ -142,6 +142,29 @@ def audit_verify() -> None:
                    f"({result.count} events before it verified)", err=True)
         sys.exit(1)
     click.echo(f"audit log ok: {result.count} events, head {result.head_hash}")
+
+
+@audit_cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True)
+@click.option("--since", help="First day (YYYY-MM-DD, UTC), inclusive.")
+@click.option("--until", help="Last day (YYYY-MM-DD, UTC), inclusive.")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="File to write (default: standard output).")
+def audit_export(fmt: str, since: str | None, until: str | None, output) -> None:
+    """Export the audit log as CSV (spreadsheet-safe) or JSON Lines (raw values)."""
+    from moderation_app.services.audit_export import export_lines, parse_filters
+
+    filters, errors = parse_filters({"since": since or "", "until": until or ""})
+    if errors:
+        raise click.UsageError("--since and --until take dates as YYYY-MM-DD.")
+    rows = [0]
+    for chunk in export_lines(filters, fmt, rows):
+        output.write(chunk)
+    output.flush()
+    record_event("audit.exported", details={"format": fmt, "filters": filters.describe(),
+                                             "rows": rows[0], "completed": True, "via": "cli"})
+    db.session.commit()
+    click.echo(f"exported {rows[0]} events", err=True)
 
 
 def register(app: Flask) -> None:

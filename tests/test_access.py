@@ -41,6 +41,9 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "staff.add_request_note": frozenset({AGENT, MANAGER}),
     "staff.decide_request": frozenset({AGENT, MANAGER}),
     "staff.dashboard": frozenset({MANAGER}),
+    "audit.index": frozenset({MANAGER}),
+    "audit.export_csv": frozenset({MANAGER}),
+    "audit.export_jsonl": frozenset({MANAGER}),
 }
 
 IDENTITIES = ("anonymous", "seller", "agent", "manager")

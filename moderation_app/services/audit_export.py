@@ -1,0 +1,160 @@
+"""Reading the audit log: filters, keyset pages for the viewer, and streamed CSV / JSON Lines exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import closing
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from moderation_app.extensions import db
+from moderation_app.models.audit import AuditEvent
+from moderation_app.services.audit import format_timestamp
+
+CSV_COLUMNS = ["id", "occurred_at", "actor_email", "actor_role", "action", "request_id", "review_id",
+               "decision", "note", "details", "prev_hash", "hash"]
+# OWASP CSV injection: a cell starting with one of these is a formula to a spreadsheet.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+STREAM_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    since: date | None = None
+    until: date | None = None
+    actor: str = ""
+    action: str = ""
+    request_id: int | None = None
+
+    def as_args(self) -> dict[str, str]:
+        """Query-string form, for links that keep the filters."""
+        values = {"since": self.since.isoformat() if self.since else "",
+                  "until": self.until.isoformat() if self.until else "",
+                  "actor": self.actor, "action": self.action,
+                  "request": str(self.request_id) if self.request_id else ""}
+        return {key: value for key, value in values.items() if value}
+
+    def describe(self) -> dict[str, Any]:
+        return {key: value.isoformat() if isinstance(value, date) else value
+                for key, value in asdict(self).items() if value not in (None, "")}
+
+
+def parse_filters(args: Mapping[str, str]) -> tuple[AuditFilters, list[str]]:
+    """Filters from query parameters; anything unreadable is ignored and reported, never a 500."""
+    errors: list[str] = []
+
+    def day(name: str) -> date | None:
+        raw = (args.get(name) or "").strip()
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            errors.append(f"“{raw[:40]}” is not a date (use YYYY-MM-DD); {name} is ignored.")
+            return None
+
+    raw_request = (args.get("request") or "").strip().lstrip("#")
+    request_id = int(raw_request) if raw_request.isdigit() and len(raw_request) < 12 else None
+    if raw_request and request_id is None:
+        errors.append(f"“{raw_request[:40]}” is not a request number; it is ignored.")
+    filters = AuditFilters(
+        since=day("since"), until=day("until"),
+        actor=(args.get("actor") or "").strip().lower()[:254],
+        action=(args.get("action") or "").strip()[:64],
+        request_id=request_id,
+    )
+    if filters.since and filters.until and filters.since > filters.until:
+        errors.append("The start date is after the end date, so nothing can match.")
+    return filters, errors
+
+
+def filtered_query(filters: AuditFilters) -> Select:
+    query = select(AuditEvent)
+    if filters.since:
+        query = query.where(AuditEvent.occurred_at >= datetime.combine(filters.since, time(), UTC))
+    if filters.until:  # inclusive: the whole of that day
+        end = datetime.combine(filters.until + timedelta(days=1), time(), UTC)
+        query = query.where(AuditEvent.occurred_at < end)
+    if filters.actor:
+        query = query.where(AuditEvent.actor_email == filters.actor)
+    if filters.action:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.request_id is not None:
+        query = query.where(AuditEvent.request_id == filters.request_id)
+    return query
+
+
+def page(filters: AuditFilters, before_id: int | None, size: int) -> tuple[list[AuditEvent], int | None]:
+    """Newest first, keyset on id: (events, id to pass as `before` for the next page or None)."""
+    query = filtered_query(filters).order_by(AuditEvent.id.desc()).limit(size + 1)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    events = list(db.session.scalars(query))
+    if len(events) > size:
+        return events[:size], events[size - 1].id
+    return events, None
+
+
+def known_actions() -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+# --- exports -----------------------------------------------------------------------------------
+
+def neutralize(cell: object) -> object:
+    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+        return "'" + cell
+    return cell
+
+
+def _record(event: AuditEvent) -> dict[str, Any]:
+    details = json.loads(event.details)
+    return {
+        "id": event.id, "occurred_at": format_timestamp(event.occurred_at),
+        "actor_email": event.actor_email, "actor_role": event.actor_role, "action": event.action,
+        "request_id": event.request_id, "review_id": event.review_id,
+        "decision": details.get("decision"), "note": details.get("note"),
+        "details": details, "prev_hash": event.prev_hash, "hash": event.hash,
+    }
+
+
+def _events(filters: AuditFilters) -> Iterator[AuditEvent]:
+    result = db.session.scalars(filtered_query(filters).order_by(AuditEvent.id)
+                                .execution_options(yield_per=STREAM_BATCH, stream_results=True))
+    with closing(result):
+        yield from result
+
+
+def export_lines(filters: AuditFilters, fmt: str, counter: list[int]) -> Iterator[str]:
+    """The export as text chunks; counter[0] counts the rows written (for the export's own event)."""
+    if fmt == "jsonl":
+        for event in _events(filters):
+            counter[0] += 1
+            yield json.dumps(_record(event), ensure_ascii=False, separators=(",", ":")) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for event in _events(filters):
+        counter[0] += 1
+        record = _record(event)
+        record["details"] = json.dumps(record["details"], ensure_ascii=False, sort_keys=True)
+        writer.writerow([neutralize("" if record[column] is None else record[column])
+                         for column in CSV_COLUMNS])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def export_filename(filters: AuditFilters, fmt: str, today: date) -> str:
+    start = filters.since.isoformat() if filters.since else "start"
+    end = filters.until.isoformat() if filters.until else today.isoformat()
+    return f"audit-{start}-to-{end}.{fmt}"
