@@ -99,6 +99,7 @@ def main() -> None:
             shoot("not-found", "/seller/nothing-here", "seller")
             shoot("agent-request-detail", "/queue/next", "agent", claim_next=True)
             shoot("manager-request-approved", f"/requests/{approved_request}", "manager")
+            shoot("manager-audit-log", "/audit", "manager", full_page=False)
             browser.close()
         server.shutdown()
 

@@ -137,3 +137,37 @@ def test_an_outsiders_script_following_the_docs_verifies_the_same_chain(logged):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ok: 4 events")
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="concurrent writers need PostgreSQL")
+def test_concurrent_appenders_keep_one_unbroken_chain(app):
+    import threading
+
+    from moderation_app.services.audit import record_event, verify_chain
+
+    writers, appends_each = 8, 10
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def append(writer: int) -> None:
+        try:
+            with app.app_context():
+                barrier.wait()
+                for number in range(appends_each):
+                    record_event("test.appended", actor_email=f"writer{writer}@example.com",
+                                 actor_role="system", details={"n": number})
+                    db.session.commit()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=append, args=(writer,)) for writer in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    with app.app_context():
+        result = verify_chain()
+    assert result.ok, result.reason
+    assert result.count == writers * appends_each
