@@ -1,0 +1,184 @@
+"""One line of the marketplace's JSON Lines export: read it (bounded), check every field, parse it.
+
+Nothing here touches the database; marketplace_import.py applies parsed lines in batches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import IO, Any
+
+from moderation_app.models.marketplace import (
+    EXTERNAL_ID_LENGTH, REVIEWABLE_ORDER_STATUSES, OrderStatus,
+)
+from moderation_app.services import DomainError
+from moderation_app.services.accounts import normalize_email
+
+MAX_LINE_BYTES = 64 * 1024
+MAX_TEXT_LENGTH = 10_000
+MAX_TITLE_LENGTH = 300
+MAX_BUYER_LENGTH = 100
+RATING_KEYS = ("fulfillment", "start_time", "communication")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class LineRejected(Exception):
+    """The line cannot be imported; the message says why."""
+
+
+@dataclass(frozen=True)
+class ReviewLine:
+    line_number: int
+    review_id: str
+    order_id: str
+    order_status: OrderStatus
+    offer_id: str
+    offer_title: str
+    seller_email: str
+    buyer: str
+    fulfillment: int
+    start_time: int
+    communication: int
+    text: str
+    created_at: datetime
+
+
+# --- reading and checking one line -------------------------------------------------------------
+
+def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, raw bytes) for each line; None for a line longer than MAX_LINE_BYTES,
+    which is skipped without ever being held whole in memory."""
+    number = 0
+    while True:
+        chunk = stream.readline(MAX_LINE_BYTES + 1)
+        if not chunk:
+            return
+        number += 1
+        if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
+            while chunk and not chunk.endswith(b"\n"):
+                chunk = stream.readline(MAX_LINE_BYTES)
+            yield number, None
+            continue
+        yield number, chunk
+
+
+def _identifier(record: dict[str, Any], key: str, max_length: int = EXTERNAL_ID_LENGTH) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise LineRejected(f"{key} must be a non-empty string")
+    value = value.strip()
+    if len(value) > max_length:
+        raise LineRejected(f"{key} is longer than {max_length} characters")
+    if _CONTROL_CHARACTERS.search(value):
+        raise LineRejected(f"{key} contains control characters")
+    _check_storable(value, key)
+    return value
+
+
+def _check_storable(value: str, key: str) -> None:
+    # JSON can escape what no database takes: a lone surrogate (\ud800) cannot be encoded at all,
+    # and PostgreSQL refuses NUL in text. Either would abort the whole import at write time.
+    if "\x00" in value:
+        raise LineRejected(f"{key} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LineRejected(f"{key} contains a lone surrogate, which is not valid Unicode") from None
+
+
+def _rating(ratings: dict[str, Any], key: str) -> int:
+    value = ratings.get(key)
+    # bool is an int in Python; true/false are not star counts.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise LineRejected(f"ratings.{key} must be a whole number from 1 to 5")
+    if not 1 <= value <= 5:
+        raise LineRejected(f"ratings.{key} is {value}, outside 1-5")
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _seller_email(raw: str) -> str:
+    try:
+        return normalize_email(raw)
+    except DomainError:
+        raise LineRejected(f"seller_email {raw!r} is not a valid email address") from None
+
+
+def parse_line(line_number: int, raw: bytes) -> ReviewLine:
+    try:
+        # Decode strictly first: json.loads(bytes) lets UTF-8-encoded surrogates through.
+        record = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise LineRejected("line is not valid UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise LineRejected(f"invalid JSON ({error.msg})") from None
+    except ValueError as error:  # e.g. an integer past Python's 4300-digit conversion limit
+        raise LineRejected(f"invalid JSON ({error})") from None
+    if not isinstance(record, dict):
+        raise LineRejected("line must be a JSON object")
+
+    raw_status = record.get("order_status")
+    try:
+        order_status = OrderStatus(raw_status)
+    except ValueError:
+        raise LineRejected(f"order_status {raw_status!r} is not a marketplace order status") from None
+    if order_status not in REVIEWABLE_ORDER_STATUSES:
+        raise LineRejected(
+            f"order_status {order_status.value!r} cannot carry a review "
+            "(only finished, refund or canceled orders can)"
+        )
+
+    ratings = record.get("ratings")
+    if not isinstance(ratings, dict):
+        raise LineRejected("ratings must be an object with fulfillment, start_time and communication")
+    unknown = sorted(set(ratings) - set(RATING_KEYS))
+    if unknown:
+        raise LineRejected(f"ratings has unknown criteria: {', '.join(map(repr, unknown))}")
+
+    text = record.get("text")
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise LineRejected("text must be a string")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise LineRejected(f"text is longer than {MAX_TEXT_LENGTH} characters")
+    _check_storable(text, "text")
+
+    raw_created = record.get("created_at")
+    try:
+        created_at = datetime.fromisoformat(raw_created) if isinstance(raw_created, str) else None
+    except ValueError:
+        created_at = None
+    if created_at is None:
+        raise LineRejected(f"created_at {raw_created!r} is not an ISO 8601 time")
+    if created_at.tzinfo is None:
+        raise LineRejected("created_at must include a timezone (e.g. 2026-10-01T12:00:00Z)")
+    try:
+        created_at = created_at.astimezone(UTC)
+    except OverflowError:
+        raise LineRejected(f"created_at {raw_created!r} is out of range in UTC") from None
+
+    seller_email = record.get("seller_email")
+    if not isinstance(seller_email, str):
+        raise LineRejected("seller_email must be a string")
+
+    return ReviewLine(
+        line_number=line_number,
+        review_id=_identifier(record, "review_id"),
+        order_id=_identifier(record, "order_id"),
+        order_status=order_status,
+        offer_id=_identifier(record, "offer_id"),
+        offer_title=_identifier(record, "offer_title", MAX_TITLE_LENGTH),
+        seller_email=_seller_email(seller_email),
+        buyer=_identifier(record, "buyer", MAX_BUYER_LENGTH),
+        fulfillment=_rating(ratings, "fulfillment"),
+        start_time=_rating(ratings, "start_time"),
+        communication=_rating(ratings, "communication"),
+        text=text,
+        created_at=created_at,
+    )
