@@ -173,6 +173,16 @@ def _signed_in(app: Flask, user: User) -> FormClient:
 
 
 @pytest.fixture
+def other_seller(app: Flask) -> User:
+    return make_user(app, "other.seller@example.com", Role.SELLER)
+
+
+@pytest.fixture
+def other_seller_client(app: Flask, other_seller: User) -> FormClient:
+    return _signed_in(app, other_seller)
+
+
+@pytest.fixture
 def seller_client(app: Flask, seller: User) -> FormClient:
     return _signed_in(app, seller)
 

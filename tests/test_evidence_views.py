@@ -17,29 +17,18 @@ from PIL import Image
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from conftest import FormClient, make_user
+from conftest import FormClient
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models import Evidence, RequestStatus, User
-from moderation_app.models.users import Role
 from moderation_app.services.evidence_files import EvidenceStore
 from request_helpers import (
     add_review, answer, ask_for_information, evidence_rows, file_request, image_bytes, noisy_png,
-    nothing_stored, page_text, request_state, row_counts, signed_in, stored_files, submit,
+    nothing_stored, page_text, request_state, row_counts, stored_files, submit,
 )
 
 STORED_NAME = re.compile(r"[0-9a-f]{32}\.(png|jpg)")
 HEX16 = re.compile(r"[0-9a-f]{16}")
-
-
-@pytest.fixture
-def other_seller(app: Flask) -> User:
-    return make_user(app, "other.seller@example.com", Role.SELLER)
-
-
-@pytest.fixture
-def other_seller_client(app: Flask, other_seller: User) -> FormClient:
-    return signed_in(app, other_seller)
 
 
 def fetch(client: FormClient, url: str) -> tuple[int, dict[str, str], bytes]:

@@ -9,31 +9,18 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import Flask
 from markupsafe import escape
 
-from conftest import FormClient, make_user
 from moderation_app.models import (
-    DeletionRequest, MessageKind, OrderStatus, Reason, RequestMessage, RequestStatus, User,
+    DeletionRequest, MessageKind, OrderStatus, Reason, RequestMessage, RequestStatus,
 )
 from moderation_app.extensions import db
-from moderation_app.models.users import Role
 from request_helpers import (
     CLOSED, EXPLANATION, OPEN, REQUEST_LINK, add_request, add_review, answer, ask_for_information,
     evidence_rows, file_request, hide_review, image_bytes, import_reviews, load, noisy_png,
-    nothing_stored, page_text, request_state, review_line, row_counts, set_order_status, signed_in,
-    stored_files, submit,
+    nothing_stored, page_text, request_state, review_line, row_counts, set_order_status, stored_files,
+    submit,
 )
-
-
-@pytest.fixture
-def other_seller(app: Flask) -> User:
-    return make_user(app, "other.seller@example.com", Role.SELLER)
-
-
-@pytest.fixture
-def other_seller_client(app: Flask, other_seller: User) -> FormClient:
-    return signed_in(app, other_seller)
 
 
 # --- filing a request ----------------------------------------------------------------------------

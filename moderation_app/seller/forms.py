@@ -1,20 +1,14 @@
 """Seller forms: a deletion request, an answer to customer service, a withdrawal."""
 
 from flask_wtf import FlaskForm
-from wtforms import MultipleFileField, RadioField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms import MultipleFileField, TextAreaField
+from wtforms.validators import DataRequired, Length
 
+from moderation_app.forms import EnumRadioField
 from moderation_app.models.requests import Reason
 from moderation_app.services.deletion_requests import (
     EXPLANATION_MAX_LENGTH, EXPLANATION_MIN_LENGTH, MESSAGE_MAX_LENGTH,
 )
-
-
-class ReasonField(RadioField):
-    def pre_validate(self, form: FlaskForm) -> None:
-        if self.data not in {reason.value for reason in Reason}:
-            raise ValidationError("Choose one of the four reasons.")
 
 
 def _strip(value: str | None) -> str | None:
@@ -22,11 +16,8 @@ def _strip(value: str | None) -> str | None:
 
 
 class DeletionRequestForm(FlaskForm):
-    reason = ReasonField(
-        "Why should the review be deleted?",
-        choices=[SelectChoice(reason.value, reason.label) for reason in Reason],
-        validators=[InputRequired("Choose one of the four reasons.")],
-    )
+    reason = EnumRadioField("Why should the review be deleted?", Reason,
+                            "Choose one of the four reasons.")
     explanation = TextAreaField(
         "Explain what the screenshots show",
         # Bounds apply to what is stored, which is stripped: padding must not pass for content.

@@ -1,10 +1,10 @@
 """Staff forms: decide a request, add an internal note, and bare CSRF forms for claim/release."""
 
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SubmitField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms import SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length
 
+from moderation_app.forms import EnumRadioField
 from moderation_app.services.decisions import NOTE_MAX_LENGTH, Decision
 
 _TOO_LONG = f"Write at most {NOTE_MAX_LENGTH} characters."
@@ -14,18 +14,9 @@ class ActionForm(FlaskForm):
     """A button that changes state: only the CSRF token."""
 
 
-class DecisionField(RadioField):
-    def pre_validate(self, form: FlaskForm) -> None:
-        if self.data not in {decision.value for decision in Decision}:
-            raise ValidationError("Choose approve, reject or ask for more information.")
-
-
 class DecisionForm(FlaskForm):
-    decision = DecisionField(
-        "Decision",
-        choices=[SelectChoice(decision.value, decision.label) for decision in Decision],
-        validators=[InputRequired("Choose approve, reject or ask for more information.")],
-    )
+    decision = EnumRadioField("Decision", Decision,
+                              "Choose approve, reject or ask for more information.")
     note = TextAreaField(
         "Note to the seller",
         validators=[DataRequired("Write the note the seller will see: the reason, or your question."),

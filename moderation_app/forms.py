@@ -1,0 +1,26 @@
+"""Form pieces shared by the blueprints."""
+
+from __future__ import annotations
+
+import enum
+
+from flask_wtf import FlaskForm
+from wtforms import RadioField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, ValidationError
+
+
+class EnumRadioField(RadioField):
+    """Radio buttons for the members of a StrEnum with a `label`; anything else gets `message`,
+    not WTForms' generic "Not a valid choice"."""
+
+    def __init__(self, label: str, enum_cls: type[enum.StrEnum], message: str, **kwargs) -> None:
+        self.allowed = {member.value for member in enum_cls}
+        self.message = message
+        super().__init__(label,
+                         choices=[SelectChoice(member.value, member.label) for member in enum_cls],
+                         validators=[InputRequired(message)], **kwargs)
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        if self.data not in self.allowed:
+            raise ValidationError(self.message)
