@@ -26,6 +26,12 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _list_from_env(name: str) -> list[str] | None:
+    value = os.environ.get(name, "")
+    hosts = [item.strip() for item in value.split(",") if item.strip()]
+    return hosts or None
+
+
 def base_settings(instance_path: str) -> dict[str, object]:
     """Defaults that hold everywhere; the environment and FLASK_* variables override them."""
     return {
@@ -40,9 +46,21 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "moderation_session",
+        # Absolute cap on a session, counted from sign-in (see moderation_app.sessions).
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=12),
+        # Idle cap: staff sessions hold every seller's evidence, so they lapse sooner.
+        "SESSION_IDLE_TIMEOUT_STAFF": timedelta(minutes=30),
+        "SESSION_IDLE_TIMEOUT_SELLER": timedelta(hours=2),
+        # Exporting the audit log asks for a password entered at most this long ago.
+        "RECENT_LOGIN_WINDOW": timedelta(minutes=10),
+        # There is no "remember me": these only harden the cookie if one were ever set.
         "REMEMBER_COOKIE_SECURE": True,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_DURATION": timedelta(hours=12),
+        # Host names the app answers to; empty means any (development). Comma-separated in the
+        # environment: TRUSTED_HOSTS=desk.example.com,.internal.example.com
+        "TRUSTED_HOSTS": _list_from_env("TRUSTED_HOSTS"),
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         # Failed logins only count against these (see auth.routes).
         "LOGIN_LIMIT_PER_ACCOUNT": "10 per 15 minutes",
@@ -59,6 +77,10 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "EVIDENCE_DAILY_QUOTA": 60,
         "MAX_CONTENT_LENGTH": 41 * MB,
         "MAX_FORM_PARTS": 100,
+        # Text fields (explanations, notes) are small; files are not held in memory by this cap.
+        "MAX_FORM_MEMORY_SIZE": 256 * 1024,
+        # Signs audit-log checkpoints (`flask audit checkpoint`); keep it apart from SECRET_KEY.
+        "AUDIT_CHECKPOINT_KEY": os.environ.get("AUDIT_CHECKPOINT_KEY"),
         "PAGE_SIZE": 25,
         # Queue: a claim lapses after this long without the holder's activity; requests older
         # than the response target are highlighted.
