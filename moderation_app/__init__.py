@@ -68,8 +68,14 @@ def register_blueprints(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     from moderation_app.permissions import enforce_access
-    from moderation_app.web import add_security_headers, register_error_handlers, register_template_helpers
+    from moderation_app.sessions import enforce_session_lifetime
+    from moderation_app.web import (
+        DeskRequest, add_security_headers, register_error_handlers, register_template_helpers,
+    )
 
+    app.request_class = DeskRequest
+    # Expiry first, so an expired session meets the access check as an anonymous visitor.
+    app.before_request(enforce_session_lifetime)
     app.before_request(enforce_access)
     app.after_request(add_security_headers)
     register_error_handlers(app)

@@ -26,10 +26,11 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def _list_from_env(name: str) -> list[str] | None:
-    value = os.environ.get(name, "")
-    hosts = [item.strip() for item in value.split(",") if item.strip()]
-    return hosts or None
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+
+
+def _list_from_env(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
 def base_settings(instance_path: str) -> dict[str, object]:
@@ -58,9 +59,9 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "REMEMBER_COOKIE_SECURE": True,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_DURATION": timedelta(hours=12),
-        # Host names the app answers to; empty means any (development). Comma-separated in the
-        # environment: TRUSTED_HOSTS=desk.example.com,.internal.example.com
-        "TRUSTED_HOSTS": _list_from_env("TRUSTED_HOSTS"),
+        # Host names the app answers to (others get 400), comma-separated in the environment:
+        # TRUSTED_HOSTS=desk.example.com,.internal.example.com. Local-only until one is set.
+        "TRUSTED_HOSTS": _list_from_env("TRUSTED_HOSTS") or list(LOCAL_HOSTS),
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         # Failed logins only count against these (see auth.routes).
         "LOGIN_LIMIT_PER_ACCOUNT": "10 per 15 minutes",

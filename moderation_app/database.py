@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names, so migrations can refer to them on every database.
@@ -53,3 +54,24 @@ def render_migration_type(type_: str, obj: object, autogen_context: object) -> s
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+LOCK_CONTENTION_MARKERS = ("database is locked", "could not obtain lock", "deadlock detected",
+                           "could not serialize")
+CONNECTION_LOST_MARKERS = ("connection", "could not connect", "server closed", "terminating",
+                           "unable to open", "disk i/o error")
+
+
+def is_lock_contention(error: DBAPIError) -> bool:
+    """Another transaction holds what we need: worth retrying, unlike a lost database."""
+    return isinstance(error, OperationalError) and not error.connection_invalidated and any(
+        marker in str(error.orig).lower() for marker in LOCK_CONTENTION_MARKERS)
+
+
+def is_database_unreachable(error: DBAPIError) -> bool:
+    """A dropped connection, a server that refuses connections or a database file that cannot
+    be opened; not a bad query or a constraint, which are bugs or domain errors."""
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return True
+    return isinstance(error, OperationalError) and any(
+        marker in str(error.orig).lower() for marker in CONNECTION_LOST_MARKERS)

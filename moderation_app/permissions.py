@@ -10,6 +10,7 @@ from flask import Flask, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from moderation_app.models.users import Role
+from moderation_app.security_log import log_security_event
 
 View = TypeVar("View", bound=Callable[..., object])
 
@@ -56,6 +57,7 @@ def enforce_access() -> None:
         abort(403)
     if not current_user.is_authenticated:
         if request.method in ("GET", "HEAD"):
+            log_security_event("refused", status=302, reason="sign-in required")
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         abort(401)
     if current_user.role not in access:

@@ -6,15 +6,32 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, render_template, request
+from flask import Flask, Request, current_app, g, render_template, request, session
+from flask.globals import request_ctx
 from flask_login import current_user
+from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.wrappers import Response
 
+from moderation_app.database import is_database_unreachable, is_lock_contention
 from moderation_app.extensions import db
+from moderation_app.security_log import log_security_event
 from moderation_app.services import NotFound
+
+
+class DeskRequest(Request):
+    """Only multipart bodies (evidence uploads) may use the full MAX_CONTENT_LENGTH. Werkzeug
+    applies MAX_FORM_MEMORY_SIZE to multipart text parts only, so an url-encoded form (all
+    text) is capped here by that size as a whole."""
+
+    @property  # type: ignore[override]
+    def max_content_length(self) -> int | None:
+        if self.mimetype == "multipart/form-data":
+            return super().max_content_length
+        return current_app.config["MAX_FORM_MEMORY_SIZE"]
+
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -29,14 +46,16 @@ def add_security_headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if current_user and current_user.is_authenticated:
+    if "_user_id" in session:  # signed in (read from the cookie: no database needed here)
         # Signed-in pages hold private data: never keep them in a shared or back-button cache.
         response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def _render_error(code: int, title: str, message: str, error_id: str | None = None):
-    return render_template("errors/error.html", code=code, title=title, message=message,
+    # A request for an untrusted host has no URL adapter, so the page cannot build links.
+    template = "errors/error.html" if request_ctx.url_adapter else "errors/bare.html"
+    return render_template(template, code=code, title=title, message=message,
                            error_id=error_id), code
 
 
@@ -53,11 +72,19 @@ ERROR_MESSAGES = {
 }
 
 
+# Answers that refuse the visitor something; each is logged as a security event.
+REFUSALS = frozenset({400, 401, 403, 404, 405, 413, 429})
+
+
 def handle_http_error(error: HTTPException):
     code = error.code or 500
     title, message = ERROR_MESSAGES.get(code, (error.name, error.description or ""))
-    if code == 400 and error.description and "CSRF" in error.description:
+    csrf_failure = code == 400 and bool(error.description) and "CSRF" in error.description
+    if csrf_failure:
         message = "Your form had expired or was sent from elsewhere. Reload the page and try again."
+    if code in REFUSALS:
+        log_security_event("refused", status=code,
+                           reason="csrf" if csrf_failure else type(error).__name__)
     body, status = _render_error(code, title, message)
     # Keep the headers the error carries about itself (a 405 must say Allow), not its content type.
     headers = Headers(error.get_headers())
@@ -72,9 +99,21 @@ def register_error_handlers(app: Flask) -> None:
     # A service's NotFound (absent, or someone else's) is a plain 404, never a 403.
     app.register_error_handler(NotFound, lambda error: handle_http_error(HTTPNotFound()))
 
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        if not (is_database_unreachable(error) or is_lock_contention(error)):
+            return internal_error(error)
+        _discard_session()
+        _treat_visitor_as_anonymous()
+        # No traceback: an outage is not a bug, and the driver's message may hold the DSN.
+        app.logger.error("database unreachable on %s %s: %s", request.method, request.path,
+                         type(error.orig).__name__)
+        return handle_http_error(ServiceUnavailable(retry_after=30))
+
     @app.errorhandler(Exception)
     def internal_error(error: Exception):
-        db.session.rollback()
+        _discard_session()
+        _treat_visitor_as_anonymous()  # a plain page, whatever state the database is in
         error_id = uuid.uuid4().hex[:12]
         # The id ties what the user sees to the traceback in the log.
         app.logger.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
@@ -82,6 +121,20 @@ def register_error_handlers(app: Flask) -> None:
                              "The desk hit an unexpected error and has logged it. "
                              "Quote the error id when you report it.",
                              error_id)
+
+
+def _discard_session() -> None:
+    """Roll back what the request did; with the database gone the rollback itself may fail."""
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session.close()
+
+
+def _treat_visitor_as_anonymous() -> None:
+    # The error page and headers ask who is signed in; with the database gone, loading the
+    # user would fail again inside the handler. This is where Flask-Login keeps the answer.
+    g._login_user = current_app.login_manager.anonymous_user()
 
 
 def localtime(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

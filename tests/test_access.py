@@ -23,6 +23,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "auth.index": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": EVERY_ROLE,
+    "auth.reauthenticate": EVERY_ROLE,
     "health.healthz": PUBLIC,
     "seller.reviews": frozenset({SELLER}),
     "seller.new_request": frozenset({SELLER}),

@@ -16,6 +16,7 @@ from moderation_app.services.audit import record_event
 from moderation_app.services.audit_export import (
     AuditFilters, export_filename, export_lines, known_actions, page, parse_filters,
 )
+from moderation_app.sessions import recent_login_required
 
 PAGE_SIZE = 50
 MIMETYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
@@ -56,11 +57,13 @@ def _export(fmt: str) -> Response:
 
 @bp.route("/export.csv")
 @role_required(Role.MANAGER)
+@recent_login_required
 def export_csv() -> Response:
     return _export("csv")
 
 
 @bp.route("/export.jsonl")
 @role_required(Role.MANAGER)
+@recent_login_required
 def export_jsonl() -> Response:
     return _export("jsonl")

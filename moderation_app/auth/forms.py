@@ -1,4 +1,4 @@
-"""Login form."""
+"""Login and password-confirmation forms."""
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
@@ -11,3 +11,10 @@ class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
     submit = SubmitField("Sign in")
+
+
+class ConfirmPasswordForm(FlaskForm):
+    """Asked before a sensitive action when the password was entered too long ago."""
+    password = PasswordField("Password",
+                             validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    submit = SubmitField("Confirm")

@@ -11,12 +11,14 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from moderation_app.auth import bp
-from moderation_app.auth.forms import LoginForm
+from moderation_app.auth.forms import ConfirmPasswordForm, LoginForm
 from moderation_app.extensions import db
 from moderation_app.models.users import Role
 from moderation_app.permissions import home_endpoint_for, public, role_required
 from moderation_app.services.accounts import authenticate
+from moderation_app.security_log import log_security_event
 from moderation_app.services.audit import record_event
+from moderation_app.sessions import confirm_password, start_session
 from moderation_app.throttle import login_throttle
 
 
@@ -55,16 +57,48 @@ def login() -> ResponseReturnValue:
             record_event("auth.login_failed", actor_email=_attempted_email() or "(blank)",
                          actor_role="anonymous", details={"remote_addr": request.remote_addr})
             db.session.commit()
+            log_security_event("login_failed")
             form.password.errors.append("Email or password is not correct.")
             return render_template("auth/login.html", form=form), 200
         # A fresh session: nothing planted before login survives it.
         session.clear()
         login_user(user)
+        start_session()
         record_event("auth.login", actor=user, details={"remote_addr": request.remote_addr})
         db.session.commit()
         target = request.args.get("next")
         return redirect(target if is_safe_next(target) else url_for(home_endpoint_for(user.role)))
     return render_template("auth/login.html", form=form)
+
+
+@bp.route("/reauthenticate", methods=["GET", "POST"])
+@role_required(Role.SELLER, Role.AGENT, Role.MANAGER)
+def reauthenticate() -> ResponseReturnValue:
+    """Asks for the password again before a sensitive action (see sessions.recent_login_required)."""
+    form = ConfirmPasswordForm()
+    target = request.args.get("next")
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        throttle = login_throttle()
+        address = request.remote_addr or "unknown"
+        retry_after = throttle.retry_after(user.email, address)
+        if retry_after is not None:
+            raise TooManyRequests(retry_after=retry_after)
+        if not user.check_password(form.password.data):
+            # Counts against the same throttle as sign-in: a stolen session cannot guess on.
+            throttle.record_failure(user.email, address)
+            record_event("auth.reauthentication_failed", actor=user,
+                         details={"remote_addr": request.remote_addr})
+            db.session.commit()
+            log_security_event("reauthentication_failed")
+            form.password.errors.append("That password is not correct.")
+            return render_template("auth/reauthenticate.html", form=form), 200
+        confirm_password()
+        record_event("auth.reauthenticated", actor=user,
+                     details={"remote_addr": request.remote_addr})
+        db.session.commit()
+        return redirect(target if is_safe_next(target) else url_for(home_endpoint_for(user.role)))
+    return render_template("auth/reauthenticate.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])

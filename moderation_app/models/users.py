@@ -78,5 +78,10 @@ class User(UserMixin, db.Model):
             return False
         return check_password_hash(self.password_hash, password)
 
+    def password_needs_rehash(self) -> bool:
+        # Werkzeug stores "method$salt$hash"; any other method or cost is an older setting.
+        method = (self.password_hash or "").split("$", 1)[0]
+        return method != PASSWORD_HASH_METHOD
+
     def rotate_session_token(self) -> None:
         self.session_token = new_session_token()

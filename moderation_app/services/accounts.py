@@ -71,13 +71,18 @@ def set_password(user: User, password: str, actor: User | None = None) -> None:
 
 def authenticate(email: str, password: str) -> User | None:
     """The user if the credentials are right and the account may sign in, else None.
-    The caller cannot tell an unknown email from a wrong password, by answer or by time."""
+    The caller cannot tell an unknown email from a wrong password, by answer or by time.
+    A hash made with older, weaker settings is replaced now that the password is known."""
     user = find_user(email)
     if user is None or user.password_hash is None:
         check_password_hash(_dummy_hash(), password)
         return None
     if not user.check_password(password) or not user.is_active:
         return None
+    if user.password_needs_rehash():
+        user.set_password(password)
+        record_event("user.password_rehashed", actor=user,
+                     details={"user_id": user.id, "method": PASSWORD_HASH_METHOD})
     return user
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
+from moderation_app.database import is_lock_contention
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
 from moderation_app.models.marketplace import CRITERION_LABELS
@@ -56,7 +57,9 @@ def _take_next() -> ResponseReturnValue:
         try:
             next_request = claim_next(agent)
             db.session.commit()
-        except (StaleDataError, OperationalError):
+        except (StaleDataError, OperationalError) as error:
+            if isinstance(error, OperationalError) and not is_lock_contention(error):
+                raise  # a lost database is not a race to retry: the 503 handler answers
             db.session.rollback()
             agent = _staff()
             continue

@@ -1,0 +1,94 @@
+"""Session lifetimes on top of Flask-Login: an idle timeout (shorter for staff), an absolute
+timeout counted from sign-in, and "recent login" for sensitive actions such as audit exports.
+
+The times live in the signed session cookie, so they cannot be forged; a copied cookie still
+dies with the session token (see models.users) or when its times run out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import TypeVar
+
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+
+from moderation_app.extensions import db
+from moderation_app.security_log import log_security_event
+from moderation_app.services.audit import record_event
+
+View = TypeVar("View", bound=Callable[..., object])
+
+SIGNED_IN_AT = "signed_in_at"
+LAST_SEEN_AT = "last_seen_at"
+PASSWORD_AT = "password_at"
+# Renewing the idle clock rewrites the cookie; once a minute is precise enough.
+LAST_SEEN_RESOLUTION = 60
+
+
+def start_session() -> None:
+    """Call right after login_user(): the clocks start now, the password was just entered."""
+    now = int(time.time())
+    session[SIGNED_IN_AT] = session[LAST_SEEN_AT] = session[PASSWORD_AT] = now
+
+
+def confirm_password() -> None:
+    session[PASSWORD_AT] = int(time.time())
+
+
+def _idle_timeout() -> timedelta:
+    key = "SESSION_IDLE_TIMEOUT_STAFF" if current_user.is_staff else "SESSION_IDLE_TIMEOUT_SELLER"
+    return current_app.config[key]
+
+
+def _expiry_reason(now: int) -> str | None:
+    signed_in_at, last_seen_at = session.get(SIGNED_IN_AT), session.get(LAST_SEEN_AT)
+    if not isinstance(signed_in_at, int) or not isinstance(last_seen_at, int):
+        return "absolute"  # a session from before these clocks existed: start again
+    if now - signed_in_at > current_app.config["SESSION_ABSOLUTE_TIMEOUT"].total_seconds():
+        return "absolute"
+    if now - last_seen_at > _idle_timeout().total_seconds():
+        return "idle"
+    return None
+
+
+def enforce_session_lifetime() -> None:
+    """before_request hook, ahead of the access check: an expired session is signed out, so the
+    access check then treats the visitor as anonymous (sign-in page, or 401 for a POST)."""
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return
+    now = int(time.time())
+    reason = _expiry_reason(now)
+    if reason is None:
+        if now - session[LAST_SEEN_AT] >= LAST_SEEN_RESOLUTION:
+            session[LAST_SEEN_AT] = now
+        return
+    user = current_user._get_current_object()
+    record_event("auth.session_expired", actor=user, details={"reason": reason})
+    db.session.commit()
+    log_security_event("session_expired", reason=reason)
+    logout_user()
+    session.clear()
+    flash("Your session expired. Please sign in again." if reason == "absolute"
+          else "You were signed out after a period of inactivity. Please sign in again.", "info")
+
+
+def has_recent_password() -> bool:
+    password_at = session.get(PASSWORD_AT)
+    window = current_app.config["RECENT_LOGIN_WINDOW"].total_seconds()
+    return isinstance(password_at, int) and time.time() - password_at <= window
+
+
+def recent_login_required(view: View) -> View:
+    """For sensitive views: ask for the password again unless it was entered a moment ago."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not has_recent_password():
+            return redirect(url_for("auth.reauthenticate",
+                                    next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,133 @@
+"""Every refusal leaves a security event (who, what, when) in the log, and no log line ever
+carries a password, a cookie or a token. Plus the request limits: hosts, form sizes and parts."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from conftest import PASSWORD, login
+from request_helpers import add_request, add_review
+
+SECURITY_LOGGER = "moderation_app.security"
+
+
+def security_events(caplog) -> list[dict]:
+    prefix = "security "
+    return [json.loads(record.getMessage()[len(prefix):]) for record in caplog.records
+            if record.name == SECURITY_LOGGER]
+
+
+@pytest.fixture
+def security_log(caplog):
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def test_a_role_refusal_names_who_what_and_when(security_log, seller, seller_client):
+    assert seller_client.get("/queue").status_code == 403
+
+    (event,) = security_events(security_log)
+    assert event["event"] == "refused" and event["status"] == 403
+    assert (event["email"], event["role"], event["method"], event["path"]) == \
+        (seller.email, "seller", "GET", "/queue")
+    assert event["at"].endswith("+00:00") and event["remote_addr"] == "127.0.0.1"
+
+
+def test_another_sellers_request_is_logged_as_a_404_refusal(app, security_log, other_seller,
+                                                          seller_client):
+    theirs = add_request(app, other_seller, add_review(app, other_seller))
+    security_log.clear()
+
+    assert seller_client.get(f"/seller/requests/{theirs}").status_code == 404
+
+    assert [(event["status"], event["path"]) for event in security_events(security_log)] == \
+        [(404, f"/seller/requests/{theirs}")]
+
+
+def test_anonymous_visits_and_posts_are_logged(security_log, client):
+    client.get("/queue")
+    client.post_form("/logout")
+
+    assert [(event["status"], event["role"]) for event in security_events(security_log)] == \
+        [(302, "anonymous"), (401, "anonymous")]
+
+
+def test_a_forged_form_is_logged_as_a_csrf_refusal(security_log, seller_client):
+    assert seller_client.post("/logout", data={"csrf_token": "forged"}).status_code == 400
+
+    (event,) = security_events(security_log)
+    assert event["reason"] == "csrf" and event["status"] == 400
+
+
+def test_failed_and_throttled_logins_are_logged(app, security_log, client, seller):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "2 per 15 minutes"
+    for _ in range(2):
+        login(client, seller.email, "not the password")
+    assert login(client, seller.email, "not the password").status_code == 429
+
+    assert [(event["event"], event.get("status")) for event in security_events(security_log)] == \
+        [("login_failed", None), ("login_failed", None), ("refused", 429)]
+
+
+def test_no_log_line_holds_a_password_cookie_csrf_token_or_session_token(
+        app, caplog, client, seller):
+    caplog.set_level(logging.DEBUG)  # everything, from every logger
+    login(client, seller.email, "a wrong password 123")
+    login(client, seller.email)
+    client.get("/queue")  # a refusal while signed in
+    token = client.csrf_token()
+    client.post("/logout", data={"csrf_token": token + "x"})  # a refusal that carries a token
+    cookie = client.get_cookie("moderation_session")
+    session_token = seller.session_token  # rotated at logout, but the old one must not show
+    client.post_form("/logout")
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert logged, "expected log lines to search"
+    for secret in (PASSWORD, "a wrong password 123", cookie.value, token, session_token):
+        assert secret not in logged
+
+
+# --- hosts and request limits ----------------------------------------------------------------------
+
+def test_only_trusted_hosts_are_answered(app, client, security_log):
+    app.config["TRUSTED_HOSTS"] = ["desk.example.com"]
+
+    refused = client.get("/login", headers={"Host": "evil.example.com"})
+    answered = client.get("/login", headers={"Host": "desk.example.com"})
+
+    assert refused.status_code == 400
+    assert "Bad request" in refused.get_data(as_text=True)
+    assert "default-src 'self'" in refused.headers["Content-Security-Policy"]
+    assert answered.status_code == 200
+    assert [event["status"] for event in security_events(security_log)] == [400]
+
+
+def test_the_default_trusted_hosts_are_local_only(app, client):
+    assert client.get("/healthz", headers={"Host": "127.0.0.1:5000"}).status_code == 200
+    assert client.get("/healthz", headers={"Host": "desk.attacker.example"}).status_code == 400
+
+
+def test_an_oversized_form_field_gets_a_readable_413(app, client):
+    assert app.config["MAX_FORM_MEMORY_SIZE"] == 256 * 1024
+    token = client.csrf_token()
+
+    response = client.post("/login", data={"csrf_token": token, "email": "a@example.com",
+                                           "password": "x" * (300 * 1024)})
+
+    assert response.status_code == 413
+    assert "Too large" in response.get_data(as_text=True)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_form_with_too_many_parts_gets_a_readable_413(app, client):
+    token = client.csrf_token()
+    fields = {f"field{number}": "x" for number in range(app.config["MAX_FORM_PARTS"] + 1)}
+
+    response = client.post("/login", data={"csrf_token": token, **fields},
+                           content_type="multipart/form-data")
+
+    assert response.status_code == 413
+    assert "Too large" in response.get_data(as_text=True)
