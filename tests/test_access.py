@@ -9,9 +9,14 @@ import pytest
 from flask import Flask, url_for
 from werkzeug.routing import IntegerConverter, Rule, UUIDConverter
 
+from sqlalchemy import select
+
 from conftest import FormClient, login, make_user
-from moderation_app.models.users import Role
+from moderation_app.extensions import db
+from moderation_app.models import AuditEvent, Evidence
+from moderation_app.models.users import Role, User
 from moderation_app.permissions import PUBLIC, access_for
+from request_helpers import add_review, file_request
 
 SELLER, AGENT, MANAGER = Role.SELLER, Role.AGENT, Role.MANAGER
 EVERY_ROLE = frozenset(Role)
@@ -79,12 +84,16 @@ def request_endpoint(app: Flask, client: FormClient, endpoint: str):
     return url, response
 
 
-def client_for(app: Flask, identity: str) -> FormClient:
+def client_for_user(app: Flask, user: User) -> FormClient:
     client = app.test_client()
-    if identity != "anonymous":
-        user = make_user(app, f"{identity}@example.com", Role(identity))
-        assert login(client, user.email).status_code == 302, f"{identity} could not sign in"
+    assert login(client, user.email).status_code == 302, f"{user.email} could not sign in"
     return client
+
+
+def client_for(app: Flask, identity: str) -> FormClient:
+    if identity == "anonymous":
+        return app.test_client()
+    return client_for_user(app, make_user(app, f"{identity}@example.com", Role(identity)))
 
 
 def is_login_redirect(response) -> bool:
@@ -137,3 +146,47 @@ def test_view_without_an_access_declaration_is_refused_to_everyone(app, identity
     for response in (client.get("/undeclared"), client.post_form("/undeclared")):
         assert response.status_code == 403
         assert b"undeclared view body" not in response.data
+
+
+# --- no state change through GET -----------------------------------------------------------------
+
+# Reading may leave a trace in the audit log (an export is itself audited); nothing else changes.
+GET_MAY_RECORD = {"audit.exported"}
+
+
+def database_snapshot(app: Flask) -> dict[str, list[tuple]]:
+    with app.app_context():
+        return {table.name: [tuple(row) for row in db.session.execute(
+                    select(table).order_by(*table.primary_key.columns))]
+                for table in db.metadata.sorted_tables if table.name != "audit_events"}
+
+
+def audit_actions(app: Flask) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_no_get_request_changes_anything(app, identity, tmp_path):
+    seller = make_user(app, "seller@example.com", Role.SELLER)
+    seller_client = client_for_user(app, seller)
+    review_id = add_review(app, seller)
+    request_id = file_request(seller_client, review_id)
+    with app.app_context():
+        evidence_id = db.session.scalar(select(Evidence.id))
+    client = seller_client if identity == "seller" else client_for(app, identity)
+    arguments = {"request_id": request_id, "evidence_id": evidence_id, "review_id": review_id,
+                 "filename": "css/app.css"}
+    before, actions_before = database_snapshot(app), audit_actions(app)
+
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods:
+            continue
+        with app.test_request_context():
+            url = url_for(rule.endpoint, **{name: arguments[name] for name in rule.arguments})
+        response = client.get(url, query_string={"next": "/queue"})
+        response.get_data()
+        response.close()
+
+    assert database_snapshot(app) == before
+    assert set(audit_actions(app)[len(actions_before):]) <= GET_MAY_RECORD
