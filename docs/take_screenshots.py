@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 import tempfile
 import threading
+import time
+from datetime import timedelta
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -68,7 +70,7 @@ def main() -> None:
                                                  args=CHROMIUM_ARGS)
 
             def shoot(name: str, path: str, role: str | None = None, full_page: bool = True,
-                      claim_next: bool = False) -> None:
+                      claim_next: bool = False, idle_out: bool = False) -> None:
                 context = browser.new_context(viewport={"width": 1280, "height": 860})
                 page = context.new_page()
                 if role:
@@ -78,7 +80,12 @@ def main() -> None:
                     page.fill("input[name=password]", password)
                     page.click("button[type=submit]")
                     page.wait_for_load_state()
-                if claim_next:  # press "Take the next request" on the queue page
+                if idle_out:  # staff idle timeout, shortened to a second for the picture
+                    app.config["SESSION_IDLE_TIMEOUT_STAFF"] = timedelta(seconds=1)
+                    time.sleep(2.1)
+                    page.goto(f"{base}{path}")
+                    app.config["SESSION_IDLE_TIMEOUT_STAFF"] = timedelta(minutes=30)
+                elif claim_next:  # press "Take the next request" on the queue page
                     page.goto(f"{base}/queue")
                     page.click("text=Take the next request")
                     page.wait_for_load_state()
@@ -100,6 +107,8 @@ def main() -> None:
             shoot("agent-request-detail", "/queue/next", "agent", claim_next=True)
             shoot("manager-request-approved", f"/requests/{approved_request}", "manager")
             shoot("manager-audit-log", "/audit", "manager", full_page=False)
+            shoot("manager-confirm-password", "/reauthenticate?next=/audit/export.csv", "manager")
+            shoot("agent-signed-out-when-idle", "/queue", "agent", idle_out=True)
             browser.close()
         server.shutdown()
 
