@@ -14,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 
+from conftest import login
 from moderation_app import create_app
 from moderation_app.config import ConfigError, normalize_database_url
 from moderation_app.extensions import db
@@ -143,6 +144,49 @@ def test_security_headers_are_on_every_page(client, path, status):
     assert policy["frame-ancestors"] == "'none'"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"]
+
+
+def assert_security_headers(response) -> None:
+    policy = directives(response.headers["Content-Security-Policy"])
+    assert (policy["default-src"], policy["object-src"], policy["base-uri"],
+            policy["frame-ancestors"]) == ("'self'", "'none'", "'none'", "'none'")
+    assert "script-src" not in policy and "unsafe-inline" not in response.headers[
+        "Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_error_pages_carry_the_security_headers_too(app, client, seller):
+    @public
+    def explode() -> str:
+        raise RuntimeError("boom")
+
+    # Routes can only be added before the app's first request, so before anyone signs in.
+    app.add_url_rule("/explode", "explode", explode)
+    seller_client = app.test_client()
+    login(seller_client, seller.email)
+    token = client.csrf_token()
+    app.config["MAX_CONTENT_LENGTH"] = 10
+
+    responses = {
+        401: client.post("/logout", data={"csrf_token": token}),
+        403: seller_client.get("/queue"),
+        413: client.post("/login", data={"csrf_token": token, "email": "x" * 100},
+                         content_type="multipart/form-data"),
+        500: client.get("/explode"),
+    }
+
+    for status, response in responses.items():
+        assert response.status_code == status
+        assert_security_headers(response)
+
+
+def test_hsts_is_sent_over_https_only(client):
+    over_https = client.get("/login", base_url="https://localhost")
+    over_http = client.get("/login")
+
+    assert over_https.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "Strict-Transport-Security" not in over_http.headers
 
 
 def test_method_not_allowed_says_which_methods_are(client):
