@@ -39,18 +39,24 @@ def confirm_password() -> None:
     session[PASSWORD_AT] = int(time.time())
 
 
-def _idle_timeout() -> timedelta:
-    key = "SESSION_IDLE_TIMEOUT_STAFF" if current_user.is_staff else "SESSION_IDLE_TIMEOUT_SELLER"
-    return current_app.config[key]
+def _seconds(setting: str) -> float:
+    # A timedelta in code; plain seconds when set from the environment (FLASK_…=1800).
+    value = current_app.config[setting]
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _idle_timeout() -> float:
+    return _seconds("SESSION_IDLE_TIMEOUT_STAFF" if current_user.is_staff
+                    else "SESSION_IDLE_TIMEOUT_SELLER")
 
 
 def _expiry_reason(now: int) -> str | None:
     signed_in_at, last_seen_at = session.get(SIGNED_IN_AT), session.get(LAST_SEEN_AT)
     if not isinstance(signed_in_at, int) or not isinstance(last_seen_at, int):
         return "absolute"  # a session from before these clocks existed: start again
-    if now - signed_in_at > current_app.config["SESSION_ABSOLUTE_TIMEOUT"].total_seconds():
+    if now - signed_in_at > _seconds("SESSION_ABSOLUTE_TIMEOUT"):
         return "absolute"
-    if now - last_seen_at > _idle_timeout().total_seconds():
+    if now - last_seen_at > _idle_timeout():
         return "idle"
     return None
 
@@ -78,7 +84,7 @@ def enforce_session_lifetime() -> None:
 
 def has_recent_password() -> bool:
     password_at = session.get(PASSWORD_AT)
-    window = current_app.config["RECENT_LOGIN_WINDOW"].total_seconds()
+    window = _seconds("RECENT_LOGIN_WINDOW")
     return isinstance(password_at, int) and time.time() - password_at <= window
 
 

@@ -217,3 +217,12 @@ def test_confirmation_never_redirects_off_site(manager_client):
                                         {"password": PASSWORD})
 
     assert response.status_code == 302 and response.location == "/dashboard"
+
+
+def test_timeouts_set_from_the_environment_are_seconds(app, agent_client):
+    app.config["SESSION_IDLE_TIMEOUT_STAFF"] = 600  # as FLASK_SESSION_IDLE_TIMEOUT_STAFF=600 gives
+    age_session(agent_client, **{LAST_SEEN_AT: 9 * MINUTE})
+    assert agent_client.get("/queue").status_code == 200
+
+    age_session(agent_client, **{LAST_SEEN_AT: 11 * MINUTE})
+    assert is_sign_in_redirect(agent_client.get("/queue"))
