@@ -95,6 +95,9 @@ def _truncate_all(app: Flask) -> None:
         tables = ", ".join(table.name for table in db.metadata.sorted_tables)
         db.session.remove()
         with db.engine.begin() as connection:
+            # The append-only triggers refuse TRUNCATE on audit_events; in replica mode no
+            # ordinary trigger fires. SET LOCAL: this transaction only (tests are superuser).
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         db.engine.dispose()
 

@@ -109,6 +109,20 @@ def test_the_database_refuses_updates_and_deletes(logged, statement):
     assert logged.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
 
 
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="SQLite has no TRUNCATE")
+@pytest.mark.parametrize("statement", [
+    "TRUNCATE audit_events",
+    "TRUNCATE users, audit_events RESTART IDENTITY CASCADE",
+])
+def test_postgresql_refuses_to_truncate_the_log(logged, statement):
+    with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"):
+        raw(logged, statement)
+
+    result = logged.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("audit log ok: 4 events")
+
+
 def test_the_orm_refuses_to_change_or_delete_an_event(logged):
     with logged.app_context():
         event = db.session.get(AuditEvent, 1)

@@ -1,29 +1,75 @@
-"""`flask --app wsgi audit verify|export`."""
+"""`flask --app wsgi audit verify|checkpoint|export`."""
 
 from __future__ import annotations
 
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from moderation_app.extensions import db
 from moderation_app.services.audit import record_event
+from moderation_app.services.audit_checkpoint import (
+    KEY_SETTING,
+    MAX_FILE_CHARS,
+    CheckpointError,
+    compare_with_log,
+    load_checkpoint,
+    make_checkpoint,
+)
 
-audit_cli = AppGroup("audit", help="Check and export the audit log.")
+audit_cli = AppGroup("audit", help="Check, checkpoint and export the audit log.")
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain over every event; exit 1 at the first that does not match."""
+@click.option("--checkpoint", "checkpoint_file", type=click.File("r", encoding="utf-8"),
+              help="Also check that the log still holds this signed checkpoint's head.")
+def audit_verify(checkpoint_file) -> None:
+    """Recompute the hash chain over every event; exit 1 at the first that does not match, or
+    if the log no longer reaches the checkpoint's head."""
     from moderation_app.services.audit import verify_chain
 
+    checkpoint = None
+    if checkpoint_file is not None:
+        # Checked before the log is read: a file that cannot be trusted proves nothing.
+        try:
+            checkpoint = load_checkpoint(checkpoint_file.read(MAX_FILE_CHARS + 1),
+                                         current_app.config.get(KEY_SETTING))
+        except CheckpointError as error:
+            raise click.ClickException(f"checkpoint {checkpoint_file.name}: {error}") from None
     result = verify_chain()
     if not result.ok:
         click.echo(f"audit log BROKEN at event {result.broken_at}: {result.reason} "
                    f"({result.count} events before it verified)", err=True)
         sys.exit(1)
+    if checkpoint is not None:
+        problem = compare_with_log(checkpoint, result)
+        if problem:
+            click.echo(f"audit log BROKEN against checkpoint {checkpoint_file.name}: {problem}",
+                       err=True)
+            sys.exit(1)
     click.echo(f"audit log ok: {result.count} events, head {result.head_hash}")
+    if checkpoint is not None:
+        click.echo(f"checkpoint ok: event {checkpoint.last_id} holds the hash signed at "
+                   f"{checkpoint.created_at}; later events: {result.count - checkpoint.count}")
+
+
+@audit_cli.command("checkpoint")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="File to write (default: standard output). Keep it away from the database.")
+def audit_checkpoint(output) -> None:
+    """Sign the chain's head (count, hash, time) with AUDIT_CHECKPOINT_KEY, for `verify`."""
+    try:
+        checkpoint = make_checkpoint(current_app.config.get(KEY_SETTING))
+    except CheckpointError as error:
+        raise click.ClickException(str(error)) from None
+    output.write(checkpoint.to_json())
+    output.flush()
+    # The audit.checkpointed event commits only once the file is written.
+    db.session.commit()
+    click.echo(f"checkpoint: {checkpoint.count} events, head event {checkpoint.last_id} "
+               f"{checkpoint.head_hash}", err=True)
 
 
 @audit_cli.command("export")
