@@ -32,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_request_hooks(app)
     register_commands(app)
@@ -53,6 +54,12 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_user_by_session_token)
+
+
+def register_url_converters(app: Flask) -> None:
+    from moderation_app.web import RowIdConverter
+
+    app.url_map.converters["int"] = RowIdConverter
 
 
 def register_blueprints(app: Flask) -> None:

@@ -56,6 +56,11 @@ def render_migration_type(type_: str, obj: object, autogen_context: object) -> s
     return False
 
 
+# The largest INTEGER PostgreSQL stores, so the largest id any of our rows can have. A bigger
+# number from a URL or a filter names no row, and would make the database fail (PostgreSQL: out
+# of range; SQLite, past 64 bits: OverflowError) instead of finding nothing.
+MAX_ROW_ID = 2**31 - 1
+
 LOCK_CONTENTION_MARKERS = ("database is locked", "could not obtain lock", "deadlock detected",
                            "could not serialize")
 CONNECTION_LOST_MARKERS = ("connection", "could not connect", "server closed", "terminating",

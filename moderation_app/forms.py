@@ -1,4 +1,4 @@
-"""Form pieces shared by the blueprints."""
+"""Form and request-input pieces shared by the blueprints."""
 
 from __future__ import annotations
 
@@ -8,6 +8,21 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
+
+
+class NoNullCharacter:
+    """Refuses text holding NUL (as Django's forms do): no keyboard types it, and PostgreSQL cannot
+    store it (psycopg raises DataError), which would turn a bad form into a 500."""
+
+    MESSAGE = ("The text contains an invisible null character, which cannot be saved. Retype it or "
+               "paste it as plain text.")
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        self.message = message
+
+    def __call__(self, form: FlaskForm, field) -> None:
+        if isinstance(field.data, str) and "\x00" in field.data:
+            raise ValidationError(self.message)
 
 
 class EnumRadioField(RadioField):

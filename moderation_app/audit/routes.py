@@ -27,6 +27,8 @@ MIMETYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; c
 def index() -> str:
     filters, errors = parse_filters(request.args)
     before = request.args.get("before", type=int)
+    if before is not None and not 0 < before < 2**63:  # event ids are 64-bit; beyond: page one
+        before = None
     events, next_before = page(filters, before, PAGE_SIZE)
     return render_template("audit/index.html", events=events, filters=filters, errors=errors,
                            next_before=next_before, first_page=before is None,

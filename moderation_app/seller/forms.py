@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from moderation_app.forms import EnumRadioField
+from moderation_app.forms import EnumRadioField, NoNullCharacter
 from moderation_app.models.requests import Reason
 from moderation_app.services.deletion_requests import (
     EXPLANATION_MAX_LENGTH, EXPLANATION_MIN_LENGTH, MESSAGE_MAX_LENGTH,
@@ -24,6 +24,7 @@ class DeletionRequestForm(FlaskForm):
         filters=[_strip],
         validators=[
             DataRequired("Explain why the review fits the reason."),
+            NoNullCharacter(),
             Length(min=EXPLANATION_MIN_LENGTH, max=EXPLANATION_MAX_LENGTH,
                    message=f"Write between {EXPLANATION_MIN_LENGTH} and {EXPLANATION_MAX_LENGTH} "
                            "characters."),
@@ -38,6 +39,7 @@ class AnswerForm(FlaskForm):
         "Your answer",
         validators=[
             DataRequired("Write an answer to the question."),
+            NoNullCharacter(),
             Length(max=MESSAGE_MAX_LENGTH, message=f"Write at most {MESSAGE_MAX_LENGTH} characters."),
         ],
     )
@@ -47,5 +49,7 @@ class AnswerForm(FlaskForm):
 class WithdrawForm(FlaskForm):
     reason = TextAreaField(
         "Why are you withdrawing it? (optional)",
-        validators=[Length(max=MESSAGE_MAX_LENGTH, message=f"Write at most {MESSAGE_MAX_LENGTH} characters.")],
+        validators=[NoNullCharacter(),
+                    Length(max=MESSAGE_MAX_LENGTH,
+                           message=f"Write at most {MESSAGE_MAX_LENGTH} characters.")],
     )

@@ -33,10 +33,18 @@ STATUS_FILTERS = {
     "closed": FINAL_STATUSES,
 }
 CHANGED_MEANWHILE = "The request changed while you were working on it. Here it is as it stands now."
+# Far past any real list, and small enough that the page's row offset stays a 64-bit integer
+# (a larger one overflows in the database: a 500 for a hand-edited link).
+MAX_PAGE = 1_000_000
 
 
 def _seller() -> User:
     return current_user._get_current_object()
+
+
+def _page_number() -> int:
+    """The `page` query parameter: junk means the first page, past MAX_PAGE an empty one."""
+    return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
 
 
 def _uploaded_files(field_name: str) -> list[tuple[str | None, object]]:
@@ -62,8 +70,8 @@ def reviews() -> str:
         .options(joinedload(Review.order).joinedload(Order.offer), joinedload(Review.buyer))
         .order_by(Review.created_at.desc(), Review.id.desc())
     )
-    page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], max_per_page=100,
-                       error_out=False)
+    page = db.paginate(query, page=_page_number(), per_page=current_app.config["PAGE_SIZE"],
+                       max_per_page=100, error_out=False)
     # The latest request on each review of this page, to link to it instead of offering a new one.
     latest_requests: dict[int, DeletionRequest] = {}
     review_ids = [review.id for review in page.items]
@@ -132,8 +140,8 @@ def requests() -> str:
         query = query.where(DeletionRequest.status.in_(STATUS_FILTERS[status_filter]))
     else:
         status_filter = "all"
-    page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], max_per_page=100,
-                       error_out=False)
+    page = db.paginate(query, page=_page_number(), per_page=current_app.config["PAGE_SIZE"],
+                       max_per_page=100, error_out=False)
     return render_template("seller/requests.html", page=page, status_filter=status_filter)
 
 

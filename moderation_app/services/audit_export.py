@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
+from moderation_app.database import MAX_ROW_ID
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
 from moderation_app.services.audit import format_timestamp
@@ -45,6 +46,20 @@ class AuditFilters:
                 for key, value in asdict(self).items() if value not in (None, "")}
 
 
+def row_id(text: str | None) -> int | None:
+    """A positive id in ASCII digits that a row could have, else None ("²" is a digit to
+    str.isdigit, and a huge number makes the database fail instead of finding nothing)."""
+    if not text or not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ROW_ID else None
+
+
+def printable(text: str | None) -> str:
+    # Control characters match no email or action, and PostgreSQL refuses NUL in a parameter.
+    return "".join(char for char in (text or "") if char.isprintable()).strip()
+
+
 def parse_filters(args: Mapping[str, str]) -> tuple[AuditFilters, list[str]]:
     """Filters from query parameters; anything unreadable is ignored and reported, never a 500."""
     errors: list[str] = []
@@ -60,13 +75,13 @@ def parse_filters(args: Mapping[str, str]) -> tuple[AuditFilters, list[str]]:
             return None
 
     raw_request = (args.get("request") or "").strip().lstrip("#")
-    request_id = int(raw_request) if raw_request.isdigit() and len(raw_request) < 12 else None
+    request_id = row_id(raw_request)
     if raw_request and request_id is None:
         errors.append(f"“{raw_request[:40]}” is not a request number; it is ignored.")
     filters = AuditFilters(
         since=day("since"), until=day("until"),
-        actor=(args.get("actor") or "").strip().lower()[:254],
-        action=(args.get("action") or "").strip()[:64],
+        actor=printable(args.get("actor")).lower()[:254],
+        action=printable(args.get("action"))[:64],
         request_id=request_id,
     )
     if filters.since and filters.until and filters.since > filters.until:

@@ -53,6 +53,8 @@ def evidence_store() -> EvidenceStore:
 # --- lookups -----------------------------------------------------------------------------------
 
 def seller_review(seller: User, review_external_id: str) -> Review:
+    if "\x00" in review_external_id:  # no id holds one, and PostgreSQL fails on it in a lookup
+        raise NotFound("No such review.")
     review = db.session.scalar(select(Review).where(Review.external_id == review_external_id))
     if review is None or review.seller_id != seller.id:
         raise NotFound("No such review.")

@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import aliased, contains_eager, defer
 
+from moderation_app.database import MAX_ROW_ID
 from moderation_app.extensions import db
 from moderation_app.models.evidence import Evidence
 from moderation_app.models.requests import FINAL_STATUSES, DeletionRequest, Reason, RequestStatus
@@ -114,7 +115,7 @@ def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
         moment = moment.astimezone(UTC)
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         return None
-    if not 0 < request_id < 2**63:
+    if not 0 < request_id <= MAX_ROW_ID:
         return None
     return moment, request_id
 

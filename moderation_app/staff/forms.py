@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from moderation_app.forms import EnumRadioField
+from moderation_app.forms import EnumRadioField, NoNullCharacter
 from moderation_app.services.decisions import NOTE_MAX_LENGTH, Decision
 
 _TOO_LONG = f"Write at most {NOTE_MAX_LENGTH} characters."
@@ -20,15 +20,16 @@ class DecisionForm(FlaskForm):
     note = TextAreaField(
         "Note to the seller",
         validators=[DataRequired("Write the note the seller will see: the reason, or your question."),
-                    Length(max=NOTE_MAX_LENGTH, message=_TOO_LONG)],
+                    NoNullCharacter(), Length(max=NOTE_MAX_LENGTH, message=_TOO_LONG)],
     )
     internal_note = TextAreaField("Internal note (staff only, optional)",
-                                  validators=[Length(max=NOTE_MAX_LENGTH, message=_TOO_LONG)])
+                                  validators=[NoNullCharacter(),
+                                              Length(max=NOTE_MAX_LENGTH, message=_TOO_LONG)])
     submit = SubmitField("Record decision")
     submit_and_next = SubmitField("Record and take the next")
 
 
 class NoteForm(FlaskForm):
     note = TextAreaField("Internal note",
-                         validators=[DataRequired("Write a note first."),
+                         validators=[DataRequired("Write a note first."), NoNullCharacter(),
                                      Length(max=NOTE_MAX_LENGTH, message=_TOO_LONG)])
