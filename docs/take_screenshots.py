@@ -70,7 +70,8 @@ def main() -> None:
                                                  args=CHROMIUM_ARGS)
 
             def shoot(name: str, path: str, role: str | None = None, full_page: bool = True,
-                      claim_next: bool = False, idle_out: bool = False) -> None:
+                      claim_next: bool = False, idle_out: bool = False,
+                      database_down: bool = False) -> None:
                 context = browser.new_context(viewport={"width": 1280, "height": 860})
                 page = context.new_page()
                 if role:
@@ -85,6 +86,15 @@ def main() -> None:
                     time.sleep(2.1)
                     page.goto(f"{base}{path}")
                     app.config["SESSION_IDLE_TIMEOUT_STAFF"] = timedelta(minutes=30)
+                elif database_down:  # the database file gone, as in tests/test_database_outage.py
+                    database_file = Path(folder) / "screens.sqlite3"
+                    with app.app_context():
+                        db.engine.dispose()
+                    database_file.rename(database_file.with_suffix(".parked"))
+                    database_file.mkdir()
+                    page.goto(f"{base}{path}")
+                    database_file.rmdir()
+                    database_file.with_suffix(".parked").rename(database_file)
                 elif claim_next:  # press "Take the next request" on the queue page
                     page.goto(f"{base}/queue")
                     page.click("text=Take the next request")
@@ -109,6 +119,7 @@ def main() -> None:
             shoot("manager-audit-log", "/audit", "manager", full_page=False)
             shoot("manager-confirm-password", "/reauthenticate?next=/audit/export.csv", "manager")
             shoot("agent-signed-out-when-idle", "/queue", "agent", idle_out=True)
+            shoot("database-unavailable", "/queue", "agent", database_down=True)
             browser.close()
         server.shutdown()
 
