@@ -116,7 +116,7 @@ def register_error_handlers(app: Flask) -> None:
         _discard_session()
         _treat_visitor_as_anonymous()
         # No traceback: an outage is not a bug, and the driver's message may hold the DSN.
-        app.logger.error("database unreachable on %s %s: %s", request.method, request.path,
+        app.logger.error("database unavailable on %s %s: %s", request.method, request.path,
                          type(error.orig).__name__)
         return handle_http_error(ServiceUnavailable(retry_after=30))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,10 +18,11 @@ from PIL import Image
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from conftest import FormClient
+from conftest import TEST_DATABASE_URL, FormClient, login
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models import Evidence, RequestStatus, User
+from moderation_app.seller import routes as seller_routes
 from moderation_app.services.evidence_files import EvidenceStore
 from request_helpers import (
     add_review, answer, ask_for_information, evidence_rows, file_request, image_bytes, noisy_png,
@@ -247,6 +249,41 @@ def test_upload_quota_refuses_with_a_message_and_stores_nothing(app, seller, sel
     assert "You can upload at most 3 screenshots in 24 hours; you have 1 left." in page_text(response)
     assert row_counts(app) == counts and stored_files(app) == files
     assert submit(seller_client, second, files=[(image_bytes(seed=7), "7.png")]).status_code == 303
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="concurrent writers need PostgreSQL")
+def test_simultaneous_uploads_by_one_seller_cannot_pass_the_quota_together(app, seller,
+                                                                          monkeypatch):
+    app.config["EVIDENCE_DAILY_QUOTA"] = 3
+    reviews = [add_review(app, seller), add_review(app, seller)]
+    clients = [app.test_client(), app.test_client()]
+    for client in clients:
+        login(client, seller.email)
+    tokens = [client.csrf_token() for client in clients]
+    # Both uploads pass the view's early check before either has stored anything.
+    both_checked = threading.Barrier(2, timeout=10)
+    real_prepare = seller_routes.prepare_images
+
+    def prepare_after_both_checked(files, limits):
+        both_checked.wait()
+        return real_prepare(files, limits)
+
+    monkeypatch.setattr(seller_routes, "prepare_images", prepare_after_both_checked)
+    statuses: list[int] = []
+
+    def upload(index: int) -> None:
+        files = [(image_bytes(seed=10 * index + n), f"{n}.png") for n in range(2)]
+        statuses.append(submit(clients[index], reviews[index], csrf_token=tokens[index],
+                               files=files).status_code)
+
+    threads = [threading.Thread(target=upload, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(statuses) == [303, 422]
+    assert row_counts(app)["evidence"] == 2
 
 
 def test_upload_quota_also_applies_to_answers(app, seller, agent, seller_client):

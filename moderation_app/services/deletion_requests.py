@@ -115,8 +115,21 @@ def review_snapshot(review: Review) -> dict[str, Any]:
     }
 
 
+def _hold_upload_quota(seller: User, new_files: int) -> None:
+    """The quota, checked again under a lock on the seller's row: on PostgreSQL a seller's
+    simultaneous uploads queue here until the first commits, so none can slip past the count.
+    (The view's earlier check only spares a doomed upload the work of decoding.)"""
+    # NO KEY UPDATE (key_share): it waits for another upload's lock, but not for the key-share
+    # lock that inserting a row which refers to the seller takes, so the two cannot deadlock.
+    db.session.execute(select(User.id).where(User.id == seller.id)
+                       .with_for_update(key_share=True))
+    check_upload_quota(seller, new_files)
+
+
 def _attach(deletion_request: DeletionRequest, seller: User, images: list[PreparedImage],
             staged: StagedFiles, message: RequestMessage | None = None) -> list[Evidence]:
+    if images:
+        _hold_upload_quota(seller, len(images))
     evidence = [
         Evidence(request=deletion_request, uploaded_by=seller, message=message,
                  **asdict(staged.save(image)))
