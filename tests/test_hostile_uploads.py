@@ -281,6 +281,14 @@ def jpeg_with_100_001_empty_comments() -> bytes:
     return after_soi(screenshot("JPEG"), b"\xff\xfe\x00\x02" * 100_001)
 
 
+def jpeg_with_fill_bytes(fill: bytes):
+    """200 KB of legal fill (0xFF), stuffed pairs or junk before a marker: Pillow steps over
+    them one byte at a time (9 MB of them cost seconds)."""
+    def make() -> bytes:
+        return after_soi(screenshot("JPEG"), fill * (200_000 // len(fill)))
+    return make
+
+
 def gif_with_100_001_empty_extensions() -> bytes:
     gif = screenshot("GIF")
     start = gif_blocks_at(gif)
@@ -313,6 +321,9 @@ BOMBS = [
     pytest.param(png_with_100_001_empty_chunks, "open", TOO_COSTLY, id="png-chunk-flood"),
     pytest.param(jpeg_with_100_001_empty_comments, "open", TOO_COSTLY, id="jpeg-marker-flood"),
     pytest.param(gif_with_100_001_empty_extensions, "open", TOO_COSTLY, id="gif-block-flood"),
+    pytest.param(jpeg_with_fill_bytes(b"\xff"), "open", TOO_COSTLY, id="jpeg-ff-fill-flood"),
+    pytest.param(jpeg_with_fill_bytes(b"\xff\x00"), "open", TOO_COSTLY, id="jpeg-ff00-flood"),
+    pytest.param(jpeg_with_fill_bytes(b"\x00"), "open", TOO_COSTLY, id="jpeg-junk-flood"),
 ]
 
 

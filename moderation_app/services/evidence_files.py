@@ -31,6 +31,7 @@ from moderation_app.services.evidence_images import (
     EvidenceLimits,
     EvidenceRejected,
     PreparedImage,
+    check_structure,
     prepare_image,
 )
 
@@ -93,6 +94,10 @@ def prepare_images(
                 "attach fewer at a time."
             )
         uploads.append((name, data))
+    # Every file's structure is walked (cheap) before any is decoded (costly), so one refused
+    # file never comes after seconds spent on the others.
+    for name, data in uploads:
+        check_structure(name, data, limits)
     return [prepare_image(name, data, limits) for name, data in uploads]
 
 

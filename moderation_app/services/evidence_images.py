@@ -134,7 +134,7 @@ def _decode_first_frame(
     )
     unreadable = EvidenceRejected(f"“{name}” is damaged or incomplete and could not be read.", name)
 
-    gif_frames = _check_structure(name, data, limits)
+    gif_frames = check_structure(name, data, limits)
     declared = _declared_webp_size(data)
     if declared and declared[0] * declared[1] > max_pixels:
         raise too_many_pixels
@@ -187,7 +187,7 @@ def _decode_first_frame(
     return image, detected
 
 
-def _check_structure(name: str, data: bytes, limits: EvidenceLimits) -> int:
+def check_structure(name: str, data: bytes, limits: EvidenceLimits) -> int:
     """Refuses files whose structure alone would cost minutes to read; returns the GIF frame count
     (0 for other formats), which comes from the same walk."""
     too_costly = EvidenceRejected(
@@ -235,7 +235,9 @@ def _jpeg_segment_count(data: bytes, stop: int, stop_scans: int) -> tuple[int, i
         marker = _JPEG_MARKER.search(data, pos)
         if marker is None:
             break
-        segments += 1
+        # Fill and junk bytes before a marker are legal, and Pillow steps over them one by one:
+        # each costs as much as a segment.
+        segments += 1 + (marker.start() - pos)
         code, pos = marker[1][0], marker.end()
         if code == 0xD9:  # EOI: the image ends; an MPO's further images are never decoded
             break
