@@ -39,7 +39,9 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(
             os.environ.get("DATABASE_URL") or default_database_url(instance_path)
         ),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a query's values (session tokens, password hashes) never reach an
+        # error message, so never a log line or a traceback.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(PROJECT_ROOT / "uploads"),
         # Cookies: secure unless a plain-http local run says otherwise.

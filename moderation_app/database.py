@@ -76,7 +76,8 @@ def is_lock_contention(error: DBAPIError) -> bool:
 def is_database_unreachable(error: DBAPIError) -> bool:
     """A dropped connection, a server that refuses connections or a database file that cannot
     be opened; not a bad query or a constraint, which are bugs or domain errors."""
-    if error.connection_invalidated or isinstance(error, InterfaceError):
+    if error.connection_invalidated:
         return True
-    return isinstance(error, OperationalError) and any(
+    # psycopg's InterfaceError also covers misuse (a closed cursor): a bug, not an outage.
+    return isinstance(error, (OperationalError, InterfaceError)) and any(
         marker in str(error.orig).lower() for marker in CONNECTION_LOST_MARKERS)

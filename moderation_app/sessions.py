@@ -93,6 +93,7 @@ def recent_login_required(view: View) -> View:
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not has_recent_password():
+            log_security_event("refused", status=302, reason="recent password required")
             return redirect(url_for("auth.reauthenticate",
                                     next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)

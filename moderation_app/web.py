@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, Request, current_app, g, render_template, request, session
@@ -31,14 +33,25 @@ class RowIdConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+UPLOADS_ATTRIBUTE = "accepts_uploads"
+View = TypeVar("View", bound=Callable[..., object])
+
+
+def accepts_uploads(view: View) -> View:
+    """Marks a view that takes files: only such views read bodies up to MAX_CONTENT_LENGTH."""
+    setattr(view, UPLOADS_ATTRIBUTE, True)
+    return view
+
+
 class DeskRequest(Request):
-    """Only multipart bodies (evidence uploads) may use the full MAX_CONTENT_LENGTH. Werkzeug
-    applies MAX_FORM_MEMORY_SIZE to multipart text parts only, so an url-encoded form (all
-    text) is capped here by that size as a whole."""
+    """Only multipart posts to an @accepts_uploads view may use the full MAX_CONTENT_LENGTH;
+    every other body (a sign-in, a note, anything sent anywhere else) is capped at
+    MAX_FORM_MEMORY_SIZE as a whole, before it is parsed or spooled to disk."""
 
     @property  # type: ignore[override]
     def max_content_length(self) -> int | None:
-        if self.mimetype == "multipart/form-data":
+        view = current_app.view_functions.get(self.endpoint) if self.endpoint else None
+        if self.mimetype == "multipart/form-data" and getattr(view, UPLOADS_ATTRIBUTE, False):
             return super().max_content_length
         return current_app.config["MAX_FORM_MEMORY_SIZE"]
 
@@ -115,9 +128,9 @@ def register_error_handlers(app: Flask) -> None:
             return internal_error(error)
         _discard_session()
         _treat_visitor_as_anonymous()
-        # No traceback: an outage is not a bug, and the driver's message may hold the DSN.
+        # An outage is not a bug: no traceback. Contention may be one (a deadlock): keep it.
         app.logger.error("database unavailable on %s %s: %s", request.method, request.path,
-                         type(error.orig).__name__)
+                         type(error.orig).__name__, exc_info=is_lock_contention(error))
         return handle_http_error(ServiceUnavailable(retry_after=30))
 
     @app.errorhandler(Exception)

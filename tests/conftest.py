@@ -32,7 +32,7 @@ PG_SCHEMA = f"pytest_{os.getpid()}"
 
 
 def engine_options() -> dict[str, object]:
-    options: dict[str, object] = {"pool_pre_ping": True}
+    options: dict[str, object] = {"pool_pre_ping": True, "hide_parameters": True}
     if TEST_DATABASE_URL:
         options["connect_args"] = {"options": f"-csearch_path={PG_SCHEMA}"}
     return options

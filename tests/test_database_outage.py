@@ -135,7 +135,7 @@ def proxied_app(app: Flask, tmp_path: Path) -> Iterator[tuple[Flask, TcpProxy]]:
     url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     config = base_test_config(url, tmp_path / "uploads")
     config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        "pool_pre_ping": True,
+        "pool_pre_ping": True, "hide_parameters": True,
         "connect_args": {"options": f"-csearch_path={PG_SCHEMA}", "connect_timeout": 3},
     }
     proxied = create_app(config)

@@ -3,12 +3,17 @@ carries a password, a cookie or a token. Plus the request limits: hosts, form si
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sqlite3
 
 import pytest
+from sqlalchemy import event, select
 
 from conftest import PASSWORD, login
+from moderation_app.extensions import db
+from moderation_app.models.users import User
 from request_helpers import add_request, add_review
 
 SECURITY_LOGGER = "moderation_app.security"
@@ -81,11 +86,23 @@ def test_no_log_line_holds_a_password_cookie_csrf_token_or_session_token(
     token = client.csrf_token()
     client.post("/logout", data={"csrf_token": token + "x"})  # a refusal that carries a token
     cookie = client.get_cookie("moderation_session")
-    session_token = seller.session_token  # rotated at logout, but the old one must not show
+    with app.app_context():
+        session_token = db.session.scalar(select(User.session_token).where(User.id == seller.id))
+    # A database error while loading the user: its traceback names the query, never its values.
+    with app.app_context():
+        engine = db.engine
+
+    def statement_timeout(_connection, _cursor, statement, *_args) -> None:
+        if "session_token" in statement:
+            raise sqlite3.OperationalError("canceling statement due to statement timeout")
+
+    event.listen(engine, "before_cursor_execute", statement_timeout)
+    assert client.get("/seller/reviews").status_code == 500
+    event.remove(engine, "before_cursor_execute", statement_timeout)
     client.post_form("/logout")
 
-    logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert logged, "expected log lines to search"
+    logged = caplog.text  # messages and tracebacks
+    assert "canceling statement" in logged, "expected the error's traceback to search"
     for secret in (PASSWORD, "a wrong password 123", cookie.value, token, session_token):
         assert secret not in logged
 
@@ -131,3 +148,33 @@ def test_a_form_with_too_many_parts_gets_a_readable_413(app, client):
 
     assert response.status_code == 413
     assert "Too large" in response.get_data(as_text=True)
+
+
+def test_only_upload_views_accept_a_large_multipart_body(app, client, seller, seller_client):
+    # 400 KB of multipart, over the 256 KB cap for bodies that carry no files (and under the
+    # test client's 500 KB, past which it leaves a temporary file open).
+    def body(token: str) -> dict:
+        return {"csrf_token": token, "evidence": (io.BytesIO(b"x" * 400 * 1024), "a.png")}
+
+    anywhere_else = client.post("/login", data=body(client.csrf_token()),
+                                content_type="multipart/form-data")
+    upload_view = seller_client.post("/seller/reviews/R-none/deletion-request",
+                                     data=body(seller_client.csrf_token()),
+                                     content_type="multipart/form-data")
+
+    assert anywhere_else.status_code == 413
+    assert upload_view.status_code == 404  # read, then answered: there is no such review
+
+
+def test_the_app_keeps_query_values_out_of_database_errors(app):
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["hide_parameters"] is True
+    from moderation_app import create_app
+    assert create_app({"TESTING": True}).config["SQLALCHEMY_ENGINE_OPTIONS"]["hide_parameters"]
+
+
+def test_a_failed_sign_in_names_the_targeted_account_in_the_security_log(security_log, client,
+                                                                         seller):
+    login(client, seller.email, "not the password")
+
+    (event,) = security_events(security_log)
+    assert (event["event"], event["attempted_email"]) == ("login_failed", seller.email)

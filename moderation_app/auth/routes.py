@@ -57,7 +57,7 @@ def login() -> ResponseReturnValue:
             record_event("auth.login_failed", actor_email=_attempted_email() or "(blank)",
                          actor_role="anonymous", details={"remote_addr": request.remote_addr})
             db.session.commit()
-            log_security_event("login_failed")
+            log_security_event("login_failed", attempted_email=_attempted_email())
             form.password.errors.append("Email or password is not correct.")
             return render_template("auth/login.html", form=form), 200
         # A fresh session: nothing planted before login survives it.

@@ -25,6 +25,7 @@ from moderation_app.services.deletion_requests import (
     review_snapshot, seller_request, seller_review, submit_request, withdraw_request,
 )
 from moderation_app.services.evidence_files import EvidenceRejected, prepare_images
+from moderation_app.web import accepts_uploads
 from moderation_app.services.ratings import seller_rating
 from moderation_app.services.timeline import request_evidence, timeline
 
@@ -93,6 +94,7 @@ def reviews() -> str:
 
 @bp.route("/reviews/<review_id>/deletion-request", methods=["GET", "POST"])
 @role_required(Role.SELLER)
+@accepts_uploads
 def new_request(review_id: str) -> ResponseReturnValue:
     seller = _seller()
     review = seller_review(seller, review_id)
@@ -169,6 +171,7 @@ def request_detail(request_id: int) -> ResponseReturnValue:
 
 @bp.route("/requests/<int:request_id>/evidence", methods=["POST"])
 @role_required(Role.SELLER)
+@accepts_uploads
 def answer(request_id: int) -> ResponseReturnValue:
     seller = _seller()
     deletion_request = seller_request(seller, request_id)
