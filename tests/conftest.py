@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -102,15 +103,17 @@ def _truncate_all(app: Flask) -> None:
         db.engine.dispose()
 
 
-@pytest.fixture
-def app(migrated_database: str, tmp_path: Path) -> Iterator[Flask]:
+@contextmanager
+def app_on_test_database(migrated_database: str, root: Path) -> Iterator[Flask]:
+    """An app on a fresh copy of the migrated SQLite template, or on this process's PostgreSQL
+    schema (emptied afterwards); its files under ``root``."""
     if TEST_DATABASE_URL:
         url = migrated_database
     else:
-        database_file = tmp_path / "test.sqlite3"
+        database_file = root / "test.sqlite3"
         shutil.copyfile(migrated_database.removeprefix("sqlite:///"), database_file)
         url = f"sqlite:///{database_file}"
-    app = create_app(base_test_config(url, tmp_path / "uploads"))
+    app = create_app(base_test_config(url, root / "uploads"))
     app.test_client_class = FormClient
     yield app
     if TEST_DATABASE_URL:
@@ -118,6 +121,12 @@ def app(migrated_database: str, tmp_path: Path) -> Iterator[Flask]:
     else:
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.fixture
+def app(migrated_database: str, tmp_path: Path) -> Iterator[Flask]:
+    with app_on_test_database(migrated_database, tmp_path) as app:
+        yield app
 
 
 @pytest.fixture
@@ -138,6 +147,25 @@ def reuse_password_hashes() -> Iterator[None]:
     users_module.generate_password_hash = functools.cache(original)
     yield
     users_module.generate_password_hash = original
+
+
+def raw_sql(app: Flask, statement: str, parameters: list[dict] | None = None) -> None:
+    """SQL straight to the database, past the ORM's guards."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text(statement), parameters)
+
+
+@pytest.fixture
+def without_triggers(app: Flask) -> Iterator[None]:
+    """What an insider with database access could do: switch the audit log's triggers off."""
+    if TEST_DATABASE_URL:
+        raw_sql(app, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete")
+        yield
+        raw_sql(app, "ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete")
+    else:
+        raw_sql(app, "DROP TRIGGER audit_events_no_update")
+        raw_sql(app, "DROP TRIGGER audit_events_no_delete")
+        yield
 
 
 def make_user(app: Flask, email: str, role: Role, password: str | None = PASSWORD) -> User:

@@ -8,9 +8,9 @@ import hmac
 import json
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from conftest import TEST_DATABASE_URL, make_user
+from conftest import make_user, raw_sql
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, Role
 from moderation_app.services.audit import event_hash, verify_chain
@@ -32,24 +32,6 @@ def logged(app):
 @pytest.fixture
 def checkpoint_file(tmp_path):
     return tmp_path / "checkpoint.json"
-
-
-def raw(app, statement: str, parameters: list[dict] | None = None) -> None:
-    with app.app_context(), db.engine.begin() as connection:
-        connection.execute(text(statement), parameters)
-
-
-@pytest.fixture
-def tamper(app):
-    """What an insider with database access could do: switch the triggers off first."""
-    if TEST_DATABASE_URL:
-        raw(app, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete")
-        yield
-        raw(app, "ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete")
-    else:
-        raw(app, "DROP TRIGGER audit_events_no_update")
-        raw(app, "DROP TRIGGER audit_events_no_delete")
-        yield
 
 
 def make_checkpoint(runner, path):
@@ -143,10 +125,10 @@ def test_verify_with_another_key_rejects_the_checkpoint(logged, runner, checkpoi
 
 
 def test_verify_catches_a_log_cut_short_after_the_checkpoint(logged, runner, checkpoint_file,
-                                                            tamper):
+                                                            without_triggers):
     make_checkpoint(runner, checkpoint_file)
     make_user(logged, "later@example.com", Role.SELLER)
-    raw(logged, "DELETE FROM audit_events WHERE id > 2")
+    raw_sql(logged, "DELETE FROM audit_events WHERE id > 2")
 
     plain = runner.invoke(args=["audit", "verify"])
     result = verify(runner, checkpoint_file)
@@ -158,7 +140,7 @@ def test_verify_catches_a_log_cut_short_after_the_checkpoint(logged, runner, che
 
 
 def test_verify_catches_a_log_rewritten_before_the_checkpoint(logged, runner, checkpoint_file,
-                                                             tamper):
+                                                             without_triggers):
     make_checkpoint(runner, checkpoint_file)
     # A careful forger changes event 2 and re-hashes every event after it: the chain holds.
     with logged.app_context():
@@ -173,7 +155,7 @@ def test_verify_catches_a_log_rewritten_before_the_checkpoint(logged, runner, ch
             event.hash = previous = event_hash(event)
             rows.append({"id": event.id, "email": event.actor_email, "prev": event.prev_hash,
                          "hash": event.hash})
-    raw(logged, "UPDATE audit_events SET actor_email = :email, prev_hash = :prev, hash = :hash "
+    raw_sql(logged, "UPDATE audit_events SET actor_email = :email, prev_hash = :prev, hash = :hash "
                 "WHERE id = :id", rows)
 
     plain = runner.invoke(args=["audit", "verify"])
@@ -221,8 +203,8 @@ def test_a_weak_or_mistyped_key_is_refused(logged, runner, checkpoint_file, key,
     assert not checkpoint_file.exists()
 
 
-def test_checkpoint_of_a_broken_log_is_refused(logged, runner, checkpoint_file, tamper):
-    raw(logged, "UPDATE audit_events SET actor_email = 'someone.else@example.com' WHERE id = 3")
+def test_checkpoint_of_a_broken_log_is_refused(logged, runner, checkpoint_file, without_triggers):
+    raw_sql(logged, "UPDATE audit_events SET actor_email = 'someone.else@example.com' WHERE id = 3")
 
     result = runner.invoke(args=["audit", "checkpoint", "-o", str(checkpoint_file)])
 

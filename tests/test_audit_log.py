@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DatabaseError
 
-from conftest import TEST_DATABASE_URL, make_user
+from conftest import TEST_DATABASE_URL, make_user, raw_sql
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, Role
 from moderation_app.models.audit import GENESIS_HASH, AuditLogIsAppendOnly
@@ -28,25 +28,6 @@ def logged(app):
     with app.app_context():
         assert db.session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) == 4
     return app
-
-
-def raw(app, statement: str) -> None:
-    with app.app_context():
-        with db.engine.begin() as connection:
-            connection.execute(text(statement))
-
-
-@pytest.fixture
-def without_triggers(app):
-    """What an insider with database access could do: switch the triggers off, then tamper."""
-    if TEST_DATABASE_URL:
-        raw(app, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete")
-        yield
-        raw(app, "ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete")
-    else:
-        raw(app, "DROP TRIGGER audit_events_no_update")
-        raw(app, "DROP TRIGGER audit_events_no_delete")
-        yield
 
 
 def test_each_event_links_to_the_previous_and_hashes_its_content(logged):
@@ -67,7 +48,7 @@ def test_verify_passes_on_an_untouched_log(logged, runner):
 
 
 def test_verify_names_the_event_whose_content_was_altered(logged, without_triggers):
-    raw(logged, "UPDATE audit_events SET actor_email = 'someone.else@example.com' WHERE id = 3")
+    raw_sql(logged, "UPDATE audit_events SET actor_email = 'someone.else@example.com' WHERE id = 3")
 
     result = logged.test_cli_runner().invoke(args=["audit", "verify"])
 
@@ -76,7 +57,7 @@ def test_verify_names_the_event_whose_content_was_altered(logged, without_trigge
 
 
 def test_verify_names_the_event_after_a_deleted_one(logged, without_triggers):
-    raw(logged, "DELETE FROM audit_events WHERE id = 2")
+    raw_sql(logged, "DELETE FROM audit_events WHERE id = 2")
 
     result = logged.test_cli_runner().invoke(args=["audit", "verify"])
 
@@ -90,7 +71,7 @@ def test_a_rehashed_event_still_breaks_the_link_to_the_next(logged, without_trig
         event.actor_email = "forger@example.com"
         forged_hash = event_hash(event)
         db.session.expunge(event)
-    raw(logged, f"UPDATE audit_events SET actor_email = 'forger@example.com', hash = '{forged_hash}' "
+    raw_sql(logged, f"UPDATE audit_events SET actor_email = 'forger@example.com', hash = '{forged_hash}' "
                 "WHERE id = 2")
 
     result = logged.test_cli_runner().invoke(args=["audit", "verify"])
@@ -105,7 +86,7 @@ def test_a_rehashed_event_still_breaks_the_link_to_the_next(logged, without_trig
 ])
 def test_the_database_refuses_updates_and_deletes(logged, statement):
     with pytest.raises(DatabaseError, match="append-only"):
-        raw(logged, statement)
+        raw_sql(logged, statement)
     assert logged.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
 
 
@@ -116,7 +97,7 @@ def test_the_database_refuses_updates_and_deletes(logged, statement):
 ])
 def test_postgresql_refuses_to_truncate_the_log(logged, statement):
     with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"):
-        raw(logged, statement)
+        raw_sql(logged, statement)
 
     result = logged.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output

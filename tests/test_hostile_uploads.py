@@ -17,7 +17,6 @@ import io
 import random
 import re
 import secrets
-import shutil
 import struct
 import zipfile
 import zlib
@@ -31,9 +30,7 @@ from flask import Flask
 from markupsafe import escape
 from PIL import Image, ImageFile, PngImagePlugin, WebPImagePlugin
 
-from conftest import TEST_DATABASE_URL, FormClient, _truncate_all, base_test_config, make_user
-from moderation_app import create_app
-from moderation_app.extensions import db
+from conftest import FormClient, app_on_test_database, make_user
 from moderation_app.models import Evidence, User
 from moderation_app.models.users import Role
 from request_helpers import (
@@ -61,22 +58,10 @@ class Desk:
 @pytest.fixture(scope="module")
 def desk(migrated_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     """conftest's ``app`` fixture, for a module: the same database and clean-up."""
-    root = tmp_path_factory.mktemp("hostile")
-    if TEST_DATABASE_URL:
-        url = migrated_database
-    else:
-        shutil.copyfile(migrated_database.removeprefix("sqlite:///"), root / "desk.sqlite3")
-        url = f"sqlite:///{root / 'desk.sqlite3'}"
-    app = create_app(base_test_config(url, root / "uploads"))
-    app.test_client_class = FormClient
-    app.config["EVIDENCE_DAILY_QUOTA"] = 1000  # the corpus stores more than a seller's day
-    seller = make_user(app, "seller@example.com", Role.SELLER)
-    yield Desk(app, seller, signed_in(app, seller))
-    if TEST_DATABASE_URL:
-        _truncate_all(app)
-    else:
-        with app.app_context():
-            db.engine.dispose()
+    with app_on_test_database(migrated_database, tmp_path_factory.mktemp("hostile")) as app:
+        app.config["EVIDENCE_DAILY_QUOTA"] = 1000  # the corpus stores more than a seller's day
+        seller = make_user(app, "seller@example.com", Role.SELLER)
+        yield Desk(app, seller, signed_in(app, seller))
 
 
 @pytest.fixture
