@@ -54,7 +54,7 @@ def main() -> None:
         from moderation_app import create_app
         from moderation_app.extensions import db
         from moderation_app.models.audit import GENESIS_HASH, AuditEvent
-        from moderation_app.services.audit import canonical_json, event_hash
+        from moderation_app.services.audit.log import canonical_json, event_hash
 
         app = create_app({"SESSION_COOKIE_SECURE": False})
         started = time.perf_counter()

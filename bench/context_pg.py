@@ -59,7 +59,7 @@ INSERT INTO evidence (id, request_id, uploaded_by_id, original_filename, stored_
             if not REUSE: c.execute(text("ANALYZE"))
         print("loaded in", round(time.time()-t,1), "s")
         from moderation_app.models.requests import DeletionRequest
-        from moderation_app.services.context import request_context
+        from moderation_app.services.queue.signals import request_context
         stmts_seen = []
         timings = []
         event.listen(db.engine, "before_cursor_execute", lambda conn, cur, st, params, ctx, many: (stmts_seen.append((st, params)), timings.append([st.split("FROM")[0][:70].replace("\n"," "), time.perf_counter()])))

@@ -72,7 +72,7 @@ def time_reads(env: dict[str, str]) -> list[tuple[str, float]]:
     from moderation_app import create_app
     from moderation_app.extensions import db
     from moderation_app.models import Review
-    from moderation_app.services.ratings import seller_rating
+    from moderation_app.services.marketplace.ratings import seller_rating
 
     app = create_app({"SESSION_COOKIE_SECURE": False})
     results = []

@@ -72,7 +72,7 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "RATELIMIT_STORAGE_URI": "memory://",
         # How many reverse proxies in front of the app set X-Forwarded-* (0: none, trust nothing).
         "PROXY_COUNT": 0,
-        # Evidence limits (see services/evidence_files.py); the body cap sits just above the total.
+        # Evidence limits (see services/evidence/storage.py); the body cap sits just above the total.
         "EVIDENCE_MAX_FILE_BYTES": 10 * MB,
         "EVIDENCE_MAX_FILES": 10,
         "EVIDENCE_MAX_TOTAL_BYTES": 40 * MB,

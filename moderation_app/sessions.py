@@ -18,7 +18,7 @@ from flask_login import current_user, logout_user
 
 from moderation_app.extensions import db
 from moderation_app.security_log import log_security_event
-from moderation_app.services.audit import record_event
+from moderation_app.services.audit.log import record_event
 
 View = TypeVar("View", bound=Callable[..., object])
 

@@ -14,14 +14,14 @@ from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
-from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
 from moderation_app.database import MAX_ROW_ID, is_database_unreachable, is_lock_contention
 from moderation_app.extensions import db
 from moderation_app.security_log import log_security_event
-from moderation_app.services import NotFound
+from moderation_app.services.errors import NoSuchRecord
 
 
 class RowIdConverter(IntegerConverter):
@@ -119,8 +119,8 @@ def handle_http_error(error: HTTPException):
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
-    # A service's NotFound (absent, or someone else's) is a plain 404, never a 403.
-    app.register_error_handler(NotFound, lambda error: handle_http_error(HTTPNotFound()))
+    # A service's NoSuchRecord (absent, or someone else's) is a plain 404, never a 403.
+    app.register_error_handler(NoSuchRecord, lambda error: handle_http_error(NotFound()))
 
     @app.errorhandler(DBAPIError)
     def database_error(error: DBAPIError):

@@ -22,8 +22,8 @@ from moderation_app.models import (
     AuditEvent, DeletionRequest, Evidence, MessageKind, OrderStatus, Reason, RequestMessage,
     RequestStatus, Review, User,
 )
-from moderation_app.services.deletion_requests import review_snapshot
-from moderation_app.services.marketplace_import import ImportStats, apply_batch, parsed_batches
+from moderation_app.services.requests.filing import review_snapshot
+from moderation_app.services.marketplace.importer import ImportStats, apply_batch, parsed_batches
 
 EXPLANATION = "The buyer wrote about a logo, but this order was a website. The chat shows it."
 QUESTION = "Please show the chat where the buyer names the other offer."

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from conftest import make_user, raw_sql
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, Role
-from moderation_app.services.audit import event_hash, verify_chain
-from moderation_app.services.audit_checkpoint import KEY_SETTING
+from moderation_app.services.audit.log import event_hash, verify_chain
+from moderation_app.services.audit.checkpoint import KEY_SETTING
 
 KEY = "test-checkpoint-key-0123456789abcdef"
 OTHER_KEY = "another-checkpoint-key-0123456789abc"

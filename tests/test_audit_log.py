@@ -15,7 +15,7 @@ from conftest import TEST_DATABASE_URL, make_user, raw_sql
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, Role
 from moderation_app.models.audit import GENESIS_HASH, AuditLogIsAppendOnly
-from moderation_app.services.audit import event_hash
+from moderation_app.services.audit.log import event_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,7 +138,7 @@ def test_an_outsiders_script_following_the_docs_verifies_the_same_chain(logged):
 def test_concurrent_appenders_keep_one_unbroken_chain(app):
     import threading
 
-    from moderation_app.services.audit import record_event, verify_chain
+    from moderation_app.services.audit.log import record_event, verify_chain
 
     writers, appends_each = 8, 10
     barrier = threading.Barrier(writers)

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from conftest import make_user
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, Role
-from moderation_app.services.audit import record_event
-from moderation_app.services.audit_export import FORMULA_PREFIXES
+from moderation_app.services.audit.log import record_event
+from moderation_app.services.audit.export import FORMULA_PREFIXES
 
 
 def add_events(app, *specs: tuple[str, dict]) -> None:

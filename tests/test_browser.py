@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from moderation_app.extensions import db
-from moderation_app.services.marketplace_import import ImportStats, apply_batch, parsed_batches
+from moderation_app.services.marketplace.importer import ImportStats, apply_batch, parsed_batches
 from conftest import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"

@@ -13,7 +13,7 @@ from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
 from moderation_app.models.marketplace import Review
 from moderation_app.models.users import Role, User
-from moderation_app.services.ratings import seller_rating
+from moderation_app.services.marketplace.ratings import seller_rating
 from conftest import PASSWORD, login
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -322,7 +322,7 @@ def test_printed_demo_seller_sees_their_reviews_and_rating(app, runner, client):
 
 
 def test_seed_demo_makes_the_printed_login_work_for_a_seller_an_import_created(app, runner, client):
-    from moderation_app.services.demo import DEMO_LOGINS
+    from moderation_app.demo.seed import DEMO_LOGINS
 
     email, _, password = DEMO_LOGINS[0]
     assert runner.invoke(args=["users", "create", email, "--role", "seller"]).exit_code == 0

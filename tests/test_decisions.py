@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from conftest import TEST_DATABASE_URL, login, make_user
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, DeletionRequest, RequestStatus, Review, Role
-from moderation_app.services.ratings import seller_rating
+from moderation_app.services.marketplace.ratings import seller_rating
 from request_helpers import add_request, add_review, page_text
 
 DETAIL = re.compile(r"/requests/(\d+)$")
@@ -286,7 +286,7 @@ def test_a_failed_audit_write_leaves_the_request_and_review_as_they_were(
     def broken_record_event(*args, **kwargs):
         raise RuntimeError("audit log unavailable")
 
-    monkeypatch.setattr("moderation_app.services.decisions.record_event", broken_record_event)
+    monkeypatch.setattr("moderation_app.services.requests.decisions.record_event", broken_record_event)
     response = decide(agent_client, request_id, "approve")
 
     assert response.status_code == 500

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFile, PngImagePlugin
 
-from moderation_app.services import DomainError
-from moderation_app.services.evidence_files import (
+from moderation_app.services.errors import DomainError
+from moderation_app.services.evidence.storage import (
     EvidenceLimits,
     EvidenceRejected,
     EvidenceStore,
@@ -250,7 +250,7 @@ def test_importing_the_module_makes_decompression_bomb_warnings_errors():
     script = (
         "import warnings\n"
         "from PIL import Image\n"
-        "import moderation_app.services.evidence_files\n"
+        "import moderation_app.services.evidence.storage\n"
         "try:\n"
         "    warnings.warn('bomb', Image.DecompressionBombWarning)\n"
         "except Image.DecompressionBombWarning:\n"

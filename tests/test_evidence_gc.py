@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent
-from moderation_app.services.audit import verify_chain
+from moderation_app.services.audit.log import verify_chain
 from request_helpers import add_review, evidence_rows, file_request, image_bytes, stored_files
 
 TWO_HOURS = 2 * 3600

@@ -23,7 +23,7 @@ from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models import Evidence, RequestStatus, User
 from moderation_app.seller import routes as seller_routes
-from moderation_app.services.evidence_files import EvidenceStore
+from moderation_app.services.evidence.storage import EvidenceStore
 from request_helpers import (
     add_review, answer, ask_for_information, evidence_rows, file_request, image_bytes, noisy_png,
     nothing_stored, page_text, page_without_csrf_tokens, request_state, row_counts, stored_files,
@@ -177,7 +177,7 @@ def _fail_recording_the_audit_event(monkeypatch: pytest.MonkeyPatch) -> None:
     def record_event(*args, **kwargs):
         raise RuntimeError("audit log unavailable")
 
-    monkeypatch.setattr("moderation_app.services.deletion_requests.record_event", record_event)
+    monkeypatch.setattr("moderation_app.services.requests.filing.record_event", record_event)
 
 
 def _fail_the_commit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,10 +50,10 @@ from moderation_app.extensions import db
 from moderation_app.models import (
     AuditEvent, DeletionRequest, Evidence, MessageKind, Reason, RequestMessage, RequestStatus, User,
 )
-from moderation_app.services.audit import verify_chain
-from moderation_app.services.claims import claim
-from moderation_app.services.deletion_requests import seller_review, submit_request
-from moderation_app.services.evidence_files import EvidenceStore, prepare_images
+from moderation_app.services.audit.log import verify_chain
+from moderation_app.services.requests.claims import claim
+from moderation_app.services.requests.filing import seller_review, submit_request
+from moderation_app.services.evidence.storage import EvidenceStore, prepare_images
 from request_helpers import EXPLANATION, image_bytes, import_reviews, review_line, stored_files
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs process groups and SIGKILL")
@@ -139,7 +139,7 @@ import ctypes, io, os, signal, sys
 from gunicorn.app.base import BaseApplication
 from PIL import Image
 import wsgi
-from moderation_app.services.evidence_files import prepare_images
+from moderation_app.services.evidence.storage import prepare_images
 
 # The first upload in a process imports scipy (perceptual hash) on the way: done here, once.
 png = io.BytesIO()

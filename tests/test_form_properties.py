@@ -27,8 +27,8 @@ from conftest import PASSWORD, TEST_DATABASE_URL, FormClient
 from moderation_app.extensions import db
 from moderation_app.models import DeletionRequest, RequestMessage, RequestStatus
 from moderation_app.models.requests import Reason
-from moderation_app.services.decisions import NEW_STATUS, Decision
-from moderation_app.services.queue_listing import encode_cursor
+from moderation_app.services.requests.decisions import NEW_STATUS, Decision
+from moderation_app.services.queue.listing import encode_cursor
 from request_helpers import (
     EXPLANATION, add_request, add_review, image_bytes, picture, request_state, row_counts,
     set_request_status, stored_files,

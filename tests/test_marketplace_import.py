@@ -14,7 +14,7 @@ from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
 from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, Review
 from moderation_app.models.users import Role, User
-from moderation_app.services.marketplace_import import BATCH_SIZE, MAX_LINE_BYTES
+from moderation_app.services.marketplace.importer import BATCH_SIZE, MAX_LINE_BYTES
 from conftest import PASSWORD, login, make_user
 
 LOGIN_FAILED = b"Email or password is not correct."
@@ -677,7 +677,7 @@ def test_import_larger_than_one_batch_keeps_keys_consistent_across_batches(app, 
 
 def test_an_import_that_crashes_midway_is_still_audited_and_keeps_committed_batches(
         app, runner, tmp_path, monkeypatch):
-    from moderation_app.services import marketplace_import
+    from moderation_app.services.marketplace import importer as marketplace_import
 
     real_apply = marketplace_import.apply_batch
     calls = []

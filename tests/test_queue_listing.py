@@ -25,7 +25,7 @@ from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, 
 from moderation_app.models.requests import DeletionRequest, Reason, RequestStatus
 from moderation_app.models.users import Role, User
 from moderation_app.services.accounts import create_user
-from moderation_app.services.queue_listing import (
+from moderation_app.services.queue.listing import (
     QueueFilters, decode_cursor, encode_cursor, parse_filters, queue_page,
 )
 

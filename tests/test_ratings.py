@@ -12,7 +12,7 @@ from conftest import make_user
 from moderation_app.extensions import db
 from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, Review
 from moderation_app.models.users import Role, User
-from moderation_app.services.ratings import SellerRating, seller_rating
+from moderation_app.services.marketplace.ratings import SellerRating, seller_rating
 
 Stars = tuple[int, int, int]  # fulfillment, start time, communication
 _serial = count(1)

@@ -16,7 +16,7 @@ from conftest import make_user
 from moderation_app.extensions import db
 from moderation_app.models.marketplace import Review
 from moderation_app.models.users import Role, User
-from moderation_app.services.marketplace_import import ImportStats, apply_batch, parsed_batches
+from moderation_app.services.marketplace.importer import ImportStats, apply_batch, parsed_batches
 
 _serial = count(1)
 REVIEW_TEXT = re.compile(r'<p class="review-text">(.*?)</p>', re.DOTALL)

@@ -12,8 +12,8 @@ from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.users import Role
 from moderation_app.permissions import role_required
-from moderation_app.services.audit import record_event
-from moderation_app.services.audit_export import (
+from moderation_app.services.audit.log import record_event
+from moderation_app.services.audit.export import (
     AuditFilters, export_filename, export_lines, known_actions, page, parse_filters,
 )
 from moderation_app.sessions import recent_login_required

@@ -17,7 +17,7 @@ from moderation_app.models.users import Role
 from moderation_app.permissions import home_endpoint_for, public, role_required
 from moderation_app.services.accounts import authenticate
 from moderation_app.security_log import log_security_event
-from moderation_app.services.audit import record_event
+from moderation_app.services.audit.log import record_event
 from moderation_app.sessions import confirm_password, start_session
 from moderation_app.throttle import login_throttle
 

@@ -9,8 +9,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from moderation_app.extensions import db
-from moderation_app.services.audit import record_event
-from moderation_app.services.audit_checkpoint import (
+from moderation_app.services.audit.log import record_event
+from moderation_app.services.audit.checkpoint import (
     KEY_SETTING,
     MAX_FILE_CHARS,
     CheckpointError,
@@ -28,7 +28,7 @@ audit_cli = AppGroup("audit", help="Check, checkpoint and export the audit log."
 def audit_verify(checkpoint_file) -> None:
     """Recompute the hash chain over every event; exit 1 at the first that does not match, or
     if the log no longer reaches the checkpoint's head."""
-    from moderation_app.services.audit import verify_chain
+    from moderation_app.services.audit.log import verify_chain
 
     checkpoint = None
     if checkpoint_file is not None:
@@ -80,7 +80,7 @@ def audit_checkpoint(output) -> None:
               help="File to write (default: standard output).")
 def audit_export(fmt: str, since: str | None, until: str | None, output) -> None:
     """Export the audit log as CSV (spreadsheet-safe) or JSON Lines (raw values)."""
-    from moderation_app.services.audit_export import export_lines, parse_filters
+    from moderation_app.services.audit.export import export_lines, parse_filters
 
     filters, errors = parse_filters({"since": since or "", "until": until or ""})
     if errors:

@@ -9,9 +9,9 @@ from flask.cli import AppGroup
 
 from moderation_app.extensions import db
 from moderation_app.models.users import Role
-from moderation_app.services import DomainError
+from moderation_app.services.errors import DomainError
 from moderation_app.services.accounts import create_user, find_user, set_password
-from moderation_app.services.audit import record_event
+from moderation_app.services.audit.log import record_event
 
 users_cli = AppGroup("users", help="Manage desk accounts.")
 

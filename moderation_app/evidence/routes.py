@@ -12,8 +12,8 @@ from moderation_app.extensions import db
 from moderation_app.models.evidence import Evidence
 from moderation_app.models.users import Role
 from moderation_app.permissions import role_required
-from moderation_app.services import NotFound
-from moderation_app.services.deletion_requests import evidence_store
+from moderation_app.services.errors import NoSuchRecord
+from moderation_app.services.requests.filing import evidence_store
 
 MIMETYPES = {".png": "image/png", ".jpg": "image/jpeg"}
 
@@ -21,9 +21,9 @@ MIMETYPES = {".png": "image/png", ".jpg": "image/jpeg"}
 def _visible_evidence(evidence_id: int) -> Evidence:
     evidence = db.session.get(Evidence, evidence_id)
     if evidence is None:
-        raise NotFound("No such file.")
+        raise NoSuchRecord("No such file.")
     if current_user.role is Role.SELLER and evidence.request.seller_id != current_user.id:
-        raise NotFound("No such file.")
+        raise NoSuchRecord("No such file.")
     return evidence
 
 
@@ -32,7 +32,7 @@ def _send(name: str, download_name: str) -> Response:
     if not path.is_file():
         # A row whose file is gone (restored backup, manual cleanup): say so in the log, answer 404.
         current_app.logger.error("evidence file missing on disk: %s", name)
-        raise NotFound("No such file.")
+        raise NoSuchRecord("No such file.")
     extension = path.suffix
     response = send_file(path, mimetype=MIMETYPES[extension], download_name=download_name,
                          conditional=False, etag=False, max_age=0)

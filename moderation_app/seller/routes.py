@@ -19,15 +19,15 @@ from moderation_app.models.users import Role, User
 from moderation_app.permissions import role_required
 from moderation_app.seller import bp
 from moderation_app.seller.forms import AnswerForm, DeletionRequestForm, WithdrawForm
-from moderation_app.services import DomainError
-from moderation_app.services.deletion_requests import (
+from moderation_app.services.errors import DomainError
+from moderation_app.services.requests.filing import (
     answer_request, check_upload_quota, evidence_limits, evidence_store, refusal_for,
     review_snapshot, seller_request, seller_review, submit_request, withdraw_request,
 )
-from moderation_app.services.evidence_files import EvidenceRejected, prepare_images
+from moderation_app.services.evidence.storage import EvidenceRejected, prepare_images
 from moderation_app.web import accepts_uploads
-from moderation_app.services.ratings import seller_rating
-from moderation_app.services.timeline import request_evidence, timeline
+from moderation_app.services.marketplace.ratings import seller_rating
+from moderation_app.services.requests.timeline import request_evidence, timeline
 
 STATUS_FILTERS = {
     "open": OPEN_STATUSES,

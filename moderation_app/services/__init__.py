@@ -1,10 +1,6 @@
-"""Business rules. Services change the session but never commit: the caller's one commit
-makes a change and its audit event land together."""
+"""Business rules, grouped by area: accounts, requests/, queue/, evidence/, audit/, marketplace/.
 
-
-class DomainError(Exception):
-    """A rule refused the operation; the message is safe to show to the user."""
-
-
-class NotFound(DomainError):
-    """Absent, or not the caller's to see: the two look the same from outside (answered with 404)."""
+Services take plain values (models, dataclasses, settings passed in), change the session but
+never commit: the caller's one commit makes a change and its audit event land together. They
+know nothing of HTTP: no request, no url_for, no flash, no current_app.
+"""

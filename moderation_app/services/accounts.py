@@ -12,8 +12,8 @@ from moderation_app.extensions import db
 from moderation_app.models.users import (
     MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, PASSWORD_HASH_METHOD, Role, User,
 )
-from moderation_app.services import DomainError
-from moderation_app.services.audit import record_event
+from moderation_app.services.errors import DomainError
+from moderation_app.services.audit.log import record_event
 
 
 @cache

@@ -5,7 +5,7 @@ from wtforms import SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from moderation_app.forms import EnumRadioField, NoNullCharacter
-from moderation_app.services.decisions import NOTE_MAX_LENGTH, Decision
+from moderation_app.services.requests.decisions import NOTE_MAX_LENGTH, Decision
 
 _TOO_LONG = f"Write at most {NOTE_MAX_LENGTH} characters."
 

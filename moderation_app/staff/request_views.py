@@ -18,11 +18,11 @@ from moderation_app.models.marketplace import CRITERION_LABELS
 from moderation_app.models.requests import DeletionRequest
 from moderation_app.models.users import Role, User
 from moderation_app.permissions import role_required
-from moderation_app.services import DomainError, NotFound
-from moderation_app.services.claims import claim, claim_next, holds, live_holder_id, release
-from moderation_app.services.context import request_context
-from moderation_app.services.decisions import Decision, add_note, decide
-from moderation_app.services.timeline import request_evidence, timeline
+from moderation_app.services.errors import DomainError, NoSuchRecord
+from moderation_app.services.requests.claims import claim, claim_next, holds, live_holder_id, release
+from moderation_app.services.queue.signals import request_context
+from moderation_app.services.requests.decisions import Decision, add_note, decide
+from moderation_app.services.requests.timeline import request_evidence, timeline
 from moderation_app.staff import bp
 from moderation_app.staff.forms import ActionForm, DecisionForm, NoteForm
 
@@ -42,7 +42,7 @@ def _load(request_id: int, *, lock: bool = False) -> DeletionRequest:
     deletion_request = db.session.get(DeletionRequest, request_id, with_for_update=lock,
                                       populate_existing=lock)
     if deletion_request is None:
-        raise NotFound("No such request.")
+        raise NoSuchRecord("No such request.")
     return deletion_request
 
 

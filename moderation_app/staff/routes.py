@@ -12,7 +12,7 @@ from moderation_app.models.marketplace import CRITERION_LABELS
 from moderation_app.models.requests import DeletionRequest, Reason, RequestStatus
 from moderation_app.models.users import Role
 from moderation_app.permissions import role_required
-from moderation_app.services.queue_listing import decode_cursor, parse_filters, queue_page
+from moderation_app.services.queue.listing import decode_cursor, parse_filters, queue_page
 from moderation_app.staff import bp
 
 

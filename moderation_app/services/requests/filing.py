@@ -1,6 +1,6 @@
 """The seller's side of a deletion request: file it, answer a question, withdraw it.
 
-Each function checks that the seller owns what they touch (NotFound otherwise, so ids cannot be
+Each function checks that the seller owns what they touch (NoSuchRecord otherwise, so ids cannot be
 probed), changes the session and appends the audit event; the caller commits once.
 """
 
@@ -21,9 +21,9 @@ from moderation_app.models.requests import (
     OPEN_STATUSES, DeletionRequest, MessageKind, Reason, RequestMessage, RequestStatus,
 )
 from moderation_app.models.users import User
-from moderation_app.services import DomainError, NotFound
-from moderation_app.services.audit import record_event
-from moderation_app.services.evidence_files import (
+from moderation_app.services.errors import DomainError, NoSuchRecord
+from moderation_app.services.audit.log import record_event
+from moderation_app.services.evidence.storage import (
     EvidenceLimits, EvidenceRejected, EvidenceStore, PreparedImage, StagedFiles,
 )
 
@@ -54,17 +54,17 @@ def evidence_store() -> EvidenceStore:
 
 def seller_review(seller: User, review_external_id: str) -> Review:
     if "\x00" in review_external_id:  # no id holds one, and PostgreSQL fails on it in a lookup
-        raise NotFound("No such review.")
+        raise NoSuchRecord("No such review.")
     review = db.session.scalar(select(Review).where(Review.external_id == review_external_id))
     if review is None or review.seller_id != seller.id:
-        raise NotFound("No such review.")
+        raise NoSuchRecord("No such review.")
     return review
 
 
 def seller_request(seller: User, request_id: int) -> DeletionRequest:
     deletion_request = db.session.get(DeletionRequest, request_id)
     if deletion_request is None or deletion_request.seller_id != seller.id:
-        raise NotFound("No such request.")
+        raise NoSuchRecord("No such request.")
     return deletion_request
 
 
@@ -148,7 +148,7 @@ def _evidence_details(evidence: list[Evidence]) -> list[dict[str, Any]]:
 def submit_request(seller: User, review: Review, reason: Reason, explanation: str,
                    images: list[PreparedImage], staged: StagedFiles) -> DeletionRequest:
     if review.seller_id != seller.id:
-        raise NotFound("No such review.")
+        raise NoSuchRecord("No such review.")
     refusal = refusal_for(review)
     if refusal:
         raise RequestClosed(refusal)
@@ -172,7 +172,7 @@ def answer_request(seller: User, deletion_request: DeletionRequest, message: str
                    images: list[PreparedImage], staged: StagedFiles) -> RequestMessage:
     """The seller answers an agent's question; the request goes back to the queue at its old place."""
     if deletion_request.seller_id != seller.id:
-        raise NotFound("No such request.")
+        raise NoSuchRecord("No such request.")
     if deletion_request.status is not RequestStatus.NEEDS_INFO:
         raise RequestClosed("Customer service has not asked a question on this request, "
                             "so there is nothing to answer right now.")
@@ -192,7 +192,7 @@ def answer_request(seller: User, deletion_request: DeletionRequest, message: str
 
 def withdraw_request(seller: User, deletion_request: DeletionRequest, reason: str = "") -> None:
     if deletion_request.seller_id != seller.id:
-        raise NotFound("No such request.")
+        raise NoSuchRecord("No such request.")
     if not deletion_request.is_open:
         raise RequestClosed("This request is already closed.")
     status_before = deletion_request.status

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from moderation_app.extensions import db
 from moderation_app.models.marketplace import Buyer, Offer, Order, Review
 from moderation_app.models.users import Role, User
-from moderation_app.services.marketplace_lines import (  # noqa: F401  (re-exported for callers)
+from moderation_app.services.marketplace.lines import (  # noqa: F401  (re-exported for callers)
     MAX_LINE_BYTES, LineRejected, ReviewLine, parse_line, read_lines,
 )
 

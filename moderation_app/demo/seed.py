@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from moderation_app.models.users import Role
 from moderation_app.services.accounts import create_user, find_user, set_password
-from moderation_app.services.demo_requests import seed_demo_requests
-from moderation_app.services.evidence_files import StagedFiles
-from moderation_app.services.marketplace_import import ImportStats, apply_batch, parsed_batches
+from moderation_app.demo.requests import seed_demo_requests
+from moderation_app.services.evidence.storage import StagedFiles
+from moderation_app.services.marketplace.importer import ImportStats, apply_batch, parsed_batches
 
 # Development-only credentials, printed by `seed-demo`; never use these accounts in production.
 DEMO_LOGINS = [

@@ -16,7 +16,7 @@ from typing import IO, Any
 from moderation_app.models.marketplace import (
     EXTERNAL_ID_LENGTH, REVIEWABLE_ORDER_STATUSES, OrderStatus,
 )
-from moderation_app.services import DomainError
+from moderation_app.services.errors import DomainError
 from moderation_app.services.accounts import normalize_email
 
 MAX_LINE_BYTES = 64 * 1024

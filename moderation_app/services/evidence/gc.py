@@ -1,6 +1,6 @@
 """Evidence garbage collection: stored files that no Evidence row points to, and the reverse.
 
-An upload writes its files first and commits its rows last (services/evidence_files.py), so a
+An upload writes its files first and commits its rows last (services/evidence/storage.py), so a
 process killed in between leaves files behind that nothing refers to. ``find_garbage`` looks;
 ``collect_garbage`` removes the orphans and appends an ``evidence.gc`` audit event when it removed
 something. Rows whose file is missing are only reported: a row is evidence, and deciding what to
@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from moderation_app.extensions import db
 from moderation_app.models.evidence import Evidence
-from moderation_app.services.audit import record_event
-from moderation_app.services.evidence_files import EvidenceStore
+from moderation_app.services.audit.log import record_event
+from moderation_app.services.evidence.storage import EvidenceStore
 
 # An upload in flight has written (and fsynced) its files but not yet committed the rows that point
 # to them, so a fresh file without a row is normal. An hour is far beyond any request's lifetime;

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 # The image half of the pipeline; its public names are imported from here too.
-from moderation_app.services.evidence_images import (
+from moderation_app.services.evidence.images import (
     DEFAULT_LIMITS,
     MB,
     EvidenceLimits,

@@ -16,7 +16,7 @@ from sqlalchemy import Select, select
 from moderation_app.database import MAX_ROW_ID
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
-from moderation_app.services.audit import format_timestamp
+from moderation_app.services.audit.log import format_timestamp
 
 CSV_COLUMNS = ["id", "occurred_at", "actor_email", "actor_role", "action", "request_id", "review_id",
                "decision", "note", "details", "prev_hash", "hash"]

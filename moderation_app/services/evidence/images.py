@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import imagehash
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from moderation_app.services import DomainError
+from moderation_app.services.errors import DomainError
 
 MB = 1024 * 1024
 ACCEPTED_FORMATS = ["PNG", "JPEG", "WEBP", "GIF"]

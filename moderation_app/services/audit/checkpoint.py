@@ -15,7 +15,7 @@ from sqlalchemy import select
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
-from moderation_app.services.audit import (
+from moderation_app.services.audit.log import (
     ChainCheck,
     canonical_json,
     format_timestamp,

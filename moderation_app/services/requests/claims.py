@@ -17,8 +17,8 @@ from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.requests import DeletionRequest, RequestStatus
 from moderation_app.models.users import Role, User
-from moderation_app.services import DomainError
-from moderation_app.services.audit import record_event
+from moderation_app.services.errors import DomainError
+from moderation_app.services.audit.log import record_event
 
 
 class ClaimRefused(DomainError):

@@ -17,10 +17,10 @@ from moderation_app.models.requests import (
     DeletionRequest, MessageKind, RequestMessage, RequestStatus,
 )
 from moderation_app.models.users import User
-from moderation_app.services import DomainError
-from moderation_app.services.audit import record_event
-from moderation_app.services.claims import holds, renew
-from moderation_app.services.ratings import SellerRating, seller_rating
+from moderation_app.services.errors import DomainError
+from moderation_app.services.audit.log import record_event
+from moderation_app.services.requests.claims import holds, renew
+from moderation_app.services.marketplace.ratings import SellerRating, seller_rating
 
 NOTE_MAX_LENGTH = 5000
 

@@ -1,0 +1,1 @@
+"""Evidence screenshots: image checks and re-encoding, staged storage, garbage collection."""

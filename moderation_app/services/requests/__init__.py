@@ -1,0 +1,1 @@
+"""A deletion request's life: filing and answering (sellers), claims, decisions, its timeline."""
