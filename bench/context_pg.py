@@ -1,15 +1,15 @@
-"""Benchmark: the context signals of one request (request_context) on PostgreSQL at scale.
+"""Benchmark: the context signals of one request (request_signals) on PostgreSQL at scale.
 
     .venv/bin/python bench/context_pg.py [DATABASE_URL]      (env: REUSE=1 keep data, PLANS=1 EXPLAIN, DROP=0 keep schema)
 
 Fills a scratch schema with 2,000 sellers, 200,000 buyers, 1,000,000 orders and reviews, 300,000 decided
 requests and 900,000 evidence rows with random perceptual hashes (generate_series, a minute or two), then
-times request_context() for three requests and each of its statements.
+times request_signals() for three requests and each of its statements.
 """
 import os, sys, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from sqlalchemy import create_engine, text, event, select
+from sqlalchemy import create_engine, text, event
 from flask_migrate import upgrade
 from moderation_app import create_app
 from moderation_app.extensions import db
@@ -59,7 +59,7 @@ INSERT INTO evidence (id, request_id, uploaded_by_id, original_filename, stored_
             if not REUSE: c.execute(text("ANALYZE"))
         print("loaded in", round(time.time()-t,1), "s")
         from moderation_app.models.requests import DeletionRequest
-        from moderation_app.services.queue.signals import request_context
+        from moderation_app.services.queue.signals import request_signals
         stmts_seen = []
         timings = []
         event.listen(db.engine, "before_cursor_execute", lambda conn, cur, st, params, ctx, many: (stmts_seen.append((st, params)), timings.append([st.split("FROM")[0][:70].replace("\n"," "), time.perf_counter()])))
@@ -68,7 +68,7 @@ INSERT INTO evidence (id, request_id, uploaded_by_id, original_filename, stored_
             db.session.expire_all()
             dr = db.session.get(DeletionRequest, rid)
             stmts_seen.clear(); timings.clear()
-            t = time.perf_counter(); ctx = request_context(dr); dt = time.perf_counter()-t
+            t = time.perf_counter(); ctx = request_signals(dr); dt = time.perf_counter()-t
             print(rid, f"{dt*1000:.1f} ms", len(stmts_seen), "statements", ctx.seller_history.counts,
                   ctx.buyer.review_count, ctx.buyer.low_reviews_last_30_days, len(ctx.evidence_matches))
             for name, a, b in timings: print(f"   {1000*(b-a):7.2f} ms  {name}")

@@ -28,7 +28,7 @@ from moderation_app import create_app  # noqa: E402
 from moderation_app.extensions import db  # noqa: E402
 from moderation_app.models import DeletionRequest, RequestStatus, Review  # noqa: E402
 from moderation_app.services.accounts import find_user  # noqa: E402
-from moderation_app.services.requests.filing import evidence_store  # noqa: E402
+from moderation_app.settings import evidence_store  # noqa: E402
 from moderation_app.demo.seed import DEMO_LOGINS, seed_demo  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -86,7 +86,7 @@ def main() -> None:
                     time.sleep(2.1)
                     page.goto(f"{base}{path}")
                     app.config["SESSION_IDLE_TIMEOUT_STAFF"] = timedelta(minutes=30)
-                elif database_down:  # the database file gone, as in tests/test_database_outage.py
+                elif database_down:  # the database file gone, as in tests/views/test_database_outage.py
                     database_file = Path(folder) / "screens.sqlite3"
                     with app.app_context():
                         db.engine.dispose()

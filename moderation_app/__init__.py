@@ -9,7 +9,23 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from moderation_app import audit, auth, evidence, health, seller, staff
+from moderation_app import models  # noqa: F401  (every model: complete metadata for Alembic)
+from moderation_app.cli import register as register_cli
 from moderation_app.config import PROJECT_ROOT, base_settings, check_settings
+from moderation_app.extensions import csrf, db, login_manager, migrate
+from moderation_app.models.audit import guard_audit_events
+from moderation_app.permissions import enforce_access
+from moderation_app.services.accounts import load_user_by_session_token
+from moderation_app.services.evidence.images import configure_pillow
+from moderation_app.sessions import enforce_session_lifetime
+from moderation_app.throttle import LoginThrottle
+from moderation_app.web import (
+    DeskRequest, RowIdConverter, add_security_headers, register_error_handlers,
+    register_template_helpers,
+)
+
+BLUEPRINTS = (audit.bp, auth.bp, evidence.bp, health.bp, seller.bp, staff.bp)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -32,19 +48,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
     register_extensions(app)
-    register_url_converters(app)
-    register_blueprints(app)
+    configure_libraries()
+    app.url_map.converters["int"] = RowIdConverter
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     register_request_hooks(app)
-    register_commands(app)
+    register_cli(app)
     return app
 
 
 def register_extensions(app: Flask) -> None:
-    from moderation_app import models  # noqa: F401  (complete metadata for Alembic)
-    from moderation_app.extensions import csrf, db, login_manager, migrate
-    from moderation_app.services.accounts import load_user_by_session_token
-    from moderation_app.throttle import LoginThrottle
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
@@ -56,30 +69,13 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(load_user_by_session_token)
 
 
-def register_url_converters(app: Flask) -> None:
-    from moderation_app.web import RowIdConverter
-
-    app.url_map.converters["int"] = RowIdConverter
-
-
-def register_blueprints(app: Flask) -> None:
-    from moderation_app import audit, auth, evidence, health, seller, staff
-
-    app.register_blueprint(audit.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(evidence.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(seller.bp)
-    app.register_blueprint(staff.bp)
+def configure_libraries() -> None:
+    """Process-wide settings the rules rely on, made here rather than on import."""
+    guard_audit_events(db.session)
+    configure_pillow()
 
 
 def register_request_hooks(app: Flask) -> None:
-    from moderation_app.permissions import enforce_access
-    from moderation_app.sessions import enforce_session_lifetime
-    from moderation_app.web import (
-        DeskRequest, add_security_headers, register_error_handlers, register_template_helpers,
-    )
-
     app.request_class = DeskRequest
     # Expiry first, so an expired session meets the access check as an anonymous visitor.
     app.before_request(enforce_session_lifetime)
@@ -87,9 +83,3 @@ def register_request_hooks(app: Flask) -> None:
     app.after_request(add_security_headers)
     register_error_handlers(app)
     register_template_helpers(app)
-
-
-def register_commands(app: Flask) -> None:
-    from moderation_app.cli import register
-
-    register(app)

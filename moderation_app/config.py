@@ -6,8 +6,9 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from moderation_app.services.evidence.images import DEFAULT_LIMITS, MB
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MB = 1024 * 1024
 
 
 class ConfigError(RuntimeError):
@@ -73,12 +74,12 @@ def base_settings(instance_path: str) -> dict[str, object]:
         # How many reverse proxies in front of the app set X-Forwarded-* (0: none, trust nothing).
         "PROXY_COUNT": 0,
         # Evidence limits (see services/evidence/storage.py); the body cap sits just above the total.
-        "EVIDENCE_MAX_FILE_BYTES": 10 * MB,
-        "EVIDENCE_MAX_FILES": 10,
-        "EVIDENCE_MAX_TOTAL_BYTES": 40 * MB,
-        "EVIDENCE_MAX_PIXELS": 40_000_000,
+        "EVIDENCE_MAX_FILE_BYTES": DEFAULT_LIMITS.max_file_bytes,
+        "EVIDENCE_MAX_FILES": DEFAULT_LIMITS.max_files,
+        "EVIDENCE_MAX_TOTAL_BYTES": DEFAULT_LIMITS.max_total_bytes,
+        "EVIDENCE_MAX_PIXELS": DEFAULT_LIMITS.max_pixels,
         "EVIDENCE_DAILY_QUOTA": 60,
-        "MAX_CONTENT_LENGTH": 41 * MB,
+        "MAX_CONTENT_LENGTH": DEFAULT_LIMITS.max_total_bytes + MB,
         "MAX_FORM_PARTS": 100,
         # Text fields (explanations, notes) are small; files are not held in memory by this cap.
         "MAX_FORM_MEMORY_SIZE": 256 * 1024,

@@ -1,5 +1,6 @@
-"""Who may use which view. Every view declares its audience with @public or @role_required;
-a view that declares nothing is refused to everyone (deny by default)."""
+"""Who may use which view, and see which thing. Every view declares its audience with @public or
+@role_required; a view that declares nothing is refused to everyone. can_view() answers for one
+object; a kind of object it does not know is visible to nobody (deny by default, both ways)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import TypeVar
 from flask import Flask, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
-from moderation_app.models.users import Role
+from moderation_app.models.evidence import Evidence
+from moderation_app.models.requests import DeletionRequest
+from moderation_app.models.users import Role, User
 from moderation_app.security_log import log_security_event
 
 View = TypeVar("View", bound=Callable[..., object])
@@ -71,3 +74,14 @@ def home_endpoint_for(role: Role) -> str:
         Role.AGENT: "staff.queue",
         Role.MANAGER: "staff.dashboard",
     }[role]
+
+
+def can_view(user: User, thing: object) -> bool:
+    """Staff see every request and its evidence; a seller only their own; anything else: nobody."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if isinstance(thing, Evidence):
+        thing = thing.request
+    if isinstance(thing, DeletionRequest):
+        return user.is_staff or (user.role is Role.SELLER and thing.seller_id == user.id)
+    return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from moderation_app.database import MAX_ROW_ID, is_database_unreachable, is_lock_contention
 from moderation_app.extensions import db
+from moderation_app.models.marketplace import CRITERION_LABELS
 from moderation_app.security_log import log_security_event
 from moderation_app.services.errors import NoSuchRecord
 
@@ -173,5 +174,25 @@ def localtime(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 
+def describe_age(age: timedelta) -> str:
+    """How long something waited, to the minute: "3 d 4 h", "2 h 5 min", "7 min", "just now"."""
+    minutes = max(int(age.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else "just now"
+
+
+def display_labels() -> dict[str, object]:
+    """Names the pages show for the model's codes, so no view has to pass them.
+    Macros that read these are imported `with context`."""
+    return {"criterion_labels": CRITERION_LABELS}
+
+
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(describe_age, "age")
+    app.context_processor(display_labels)

@@ -4,28 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Blueprint, Response, render_template, request, stream_with_context
 from flask_login import current_user
 
-from moderation_app.audit import bp
+from moderation_app.audit.filters import audit_args, audit_filters_from
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.users import Role
 from moderation_app.permissions import role_required
-from moderation_app.services.audit.log import record_event
 from moderation_app.services.audit.export import (
-    AuditFilters, export_filename, export_lines, known_actions, page, parse_filters,
+    AuditFilters, export_filename, export_lines, known_actions, page, record_export,
 )
 from moderation_app.sessions import recent_login_required
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 PAGE_SIZE = 50
 MIMETYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
 
+@bp.context_processor
+def audit_link_helpers() -> dict[str, object]:
+    return {"audit_args": audit_args}
+
+
 @bp.route("")
 @role_required(Role.MANAGER)
 def index() -> str:
-    filters, errors = parse_filters(request.args)
+    filters, errors = audit_filters_from(request.args)
     before = request.args.get("before", type=int)
     if before is not None and not 0 < before < 2**63:  # event ids are 64-bit; beyond: page one
         before = None
@@ -43,14 +49,12 @@ def _stream(fmt: str, filters: AuditFilters) -> Iterator[str]:
         yield from export_lines(filters, fmt, rows)
         completed = True
     finally:
-        # The export is itself on the record: who, which filters, how many rows, finished or not.
-        record_event("audit.exported", actor=manager, details={
-            "format": fmt, "filters": filters.describe(), "rows": rows[0], "completed": completed})
+        record_export(manager, fmt, filters, rows[0], completed)
         db.session.commit()
 
 
 def _export(fmt: str) -> Response:
-    filters, _ = parse_filters(request.args)
+    filters, _ = audit_filters_from(request.args)
     response = Response(stream_with_context(_stream(fmt, filters)), mimetype=MIMETYPES[fmt])
     name = export_filename(filters, fmt, utcnow().date())
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -1,7 +1,5 @@
 """Signing in and out."""
 
-from flask import Blueprint
+from moderation_app.auth.routes import bp
 
-bp = Blueprint("auth", __name__)
-
-from moderation_app.auth import routes  # noqa: E402,F401  (registers the views on bp)
+__all__ = ["bp"]

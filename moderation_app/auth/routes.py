@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
-from moderation_app.auth import bp
 from moderation_app.auth.forms import ConfirmPasswordForm, LoginForm
 from moderation_app.extensions import db
 from moderation_app.models.users import Role
 from moderation_app.permissions import home_endpoint_for, public, role_required
-from moderation_app.services.accounts import authenticate
+from moderation_app.services.accounts import authenticate, sign_out
 from moderation_app.security_log import log_security_event
 from moderation_app.services.audit.log import record_event
 from moderation_app.sessions import confirm_password, start_session
 from moderation_app.throttle import login_throttle
+
+bp = Blueprint("auth", __name__)
 
 
 def _attempted_email() -> str:
@@ -105,9 +106,7 @@ def reauthenticate() -> ResponseReturnValue:
 @role_required(Role.SELLER, Role.AGENT, Role.MANAGER)
 def logout() -> Response:
     user = current_user._get_current_object()
-    # Rotating the token makes every copy of the old session cookie worthless.
-    user.rotate_session_token()
-    record_event("auth.logout", actor=user)
+    sign_out(user)
     db.session.commit()
     logout_user()
     session.clear()

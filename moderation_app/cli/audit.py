@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from moderation_app.extensions import db
-from moderation_app.services.audit.log import record_event
+from moderation_app.services.audit.export import AuditFilters, export_lines, record_export
+from moderation_app.services.audit.log import verify_chain
 from moderation_app.services.audit.checkpoint import (
     KEY_SETTING,
     MAX_FILE_CHARS,
@@ -28,8 +30,6 @@ audit_cli = AppGroup("audit", help="Check, checkpoint and export the audit log."
 def audit_verify(checkpoint_file) -> None:
     """Recompute the hash chain over every event; exit 1 at the first that does not match, or
     if the log no longer reaches the checkpoint's head."""
-    from moderation_app.services.audit.log import verify_chain
-
     checkpoint = None
     if checkpoint_file is not None:
         # Checked before the log is read: a file that cannot be trusted proves nothing.
@@ -80,16 +80,15 @@ def audit_checkpoint(output) -> None:
               help="File to write (default: standard output).")
 def audit_export(fmt: str, since: str | None, until: str | None, output) -> None:
     """Export the audit log as CSV (spreadsheet-safe) or JSON Lines (raw values)."""
-    from moderation_app.services.audit.export import export_lines, parse_filters
-
-    filters, errors = parse_filters({"since": since or "", "until": until or ""})
-    if errors:
-        raise click.UsageError("--since and --until take dates as YYYY-MM-DD.")
+    try:
+        filters = AuditFilters(since=date.fromisoformat(since.strip()) if since else None,
+                               until=date.fromisoformat(until.strip()) if until else None)
+    except ValueError:
+        raise click.UsageError("--since and --until take dates as YYYY-MM-DD.") from None
     rows = [0]
     for chunk in export_lines(filters, fmt, rows):
         output.write(chunk)
     output.flush()
-    record_event("audit.exported", details={"format": fmt, "filters": filters.describe(),
-                                             "rows": rows[0], "completed": True, "via": "cli"})
+    record_export(None, fmt, filters, rows[0], True, via="cli")
     db.session.commit()
     click.echo(f"exported {rows[0]} events", err=True)

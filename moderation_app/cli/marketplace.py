@@ -7,8 +7,13 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from moderation_app.demo.seed import DEMO_LOGINS, seed_demo
 from moderation_app.extensions import db
 from moderation_app.services.audit.log import record_event
+from moderation_app.services.marketplace.importer import (
+    ImportStats, apply_batch, parsed_batches, read_lines,
+)
+from moderation_app.settings import evidence_store
 
 
 @click.command("import-marketplace")
@@ -16,10 +21,6 @@ from moderation_app.services.audit.log import record_event
 @click.argument("file", type=click.File("rb"))
 def import_marketplace(file) -> None:
     """Import reviews from a JSON Lines FILE ('-' for standard input)."""
-    from moderation_app.services.marketplace.importer import (
-        ImportStats, apply_batch, parsed_batches, read_lines,
-    )
-
     stats = ImportStats()
 
     def reject(line_number: int, reason: str) -> None:
@@ -53,9 +54,6 @@ def import_marketplace(file) -> None:
 @with_appcontext
 def seed_demo_command() -> None:
     """Load demo accounts, offers and reviews (idempotent) and print the demo logins."""
-    from moderation_app.services.requests.filing import evidence_store
-    from moderation_app.demo.seed import DEMO_LOGINS, seed_demo
-
     with evidence_store().transaction() as staged:
         created = seed_demo(staged)
         db.session.commit()

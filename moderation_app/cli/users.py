@@ -10,8 +10,7 @@ from flask.cli import AppGroup
 from moderation_app.extensions import db
 from moderation_app.models.users import Role
 from moderation_app.services.errors import DomainError
-from moderation_app.services.accounts import create_user, find_user, set_password
-from moderation_app.services.audit.log import record_event
+from moderation_app.services.accounts import create_user, deactivate, find_user, set_password
 
 users_cli = AppGroup("users", help="Manage desk accounts.")
 
@@ -66,8 +65,6 @@ def users_deactivate(email: str) -> None:
     user = find_user(email)
     if user is None:
         raise click.ClickException(f"No user with email {email.strip().lower()}.")
-    user.active = False
-    user.rotate_session_token()
-    record_event("user.deactivated", details={"user_id": user.id, "email": user.email})
+    deactivate(user)
     db.session.commit()
     click.echo(f"deactivated {user.email}")

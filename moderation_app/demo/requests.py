@@ -13,12 +13,11 @@ from moderation_app.extensions import db
 from moderation_app.models.marketplace import Review
 from moderation_app.models.requests import DeletionRequest, Reason
 from moderation_app.models.users import User
-from moderation_app.services.requests.filing import (
-    evidence_limits, refusal_for, submit_request, withdraw_request,
-)
+from moderation_app.services.requests.filing import refusal_for, submit_request, withdraw_request
 from moderation_app.services.requests.claims import claim
 from moderation_app.services.requests.decisions import Decision, decide
 from moderation_app.services.evidence.storage import StagedFiles, prepare_images
+from moderation_app.settings import claim_lease, daily_upload_quota, evidence_limits
 
 # Which suspect demo text fits which reason, and what the seller says about it.
 SUSPECT_REASONS = {
@@ -75,7 +74,8 @@ def seed_demo_requests(seller: User, staged: StagedFiles, agent: User | None = N
             review.text[:40], "Sorry to hear that, how can I help?", review.text[40:80] or "...",
         ], review.id)
         images = prepare_images([("chat.png", io.BytesIO(screenshot))], evidence_limits())
-        deletion_request = submit_request(seller, review, reason, explanation, images, staged)
+        deletion_request = submit_request(seller, review, reason, explanation, images, staged,
+                                          daily_quota=daily_upload_quota())
         # Spread over the last days, so the queue shows ages on both sides of the 48 h target.
         deletion_request.submitted_at = utcnow() - timedelta(hours=9 * (len(filed) + 1))
         filed.append(deletion_request)
@@ -88,6 +88,6 @@ def seed_demo_requests(seller: User, staged: StagedFiles, agent: User | None = N
             (filed[2], Decision.REQUEST_INFO, "Please add the chat page where the buyer names the "
                                               "other shop."),
         ):
-            claim(agent, deletion_request)
+            claim(agent, deletion_request, claim_lease())
             decide(agent, deletion_request, decision, note)
     return len(filed)

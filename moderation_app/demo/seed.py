@@ -10,6 +10,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
+from moderation_app.models.marketplace import CRITERIA
 from moderation_app.models.users import Role
 from moderation_app.services.accounts import create_user, find_user, set_password
 from moderation_app.demo.requests import seed_demo_requests
@@ -26,8 +27,6 @@ DEMO_LOGINS = [
 ]
 # Review dates are spread over the 240 days before this moment.
 DEMO_CLOCK = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-# Sellers that exist only as marketplace data (no password: they cannot sign in).
-OTHER_SELLERS = ["quickboost.shop@example.com", "goldsmith.trader@example.com"]
 
 OFFERS = {
     "maria.seller@example.com": [
@@ -101,7 +100,7 @@ def _demo_lines(rng: random.Random, now: datetime) -> list[bytes]:
                     "seller_email": seller,
                     "buyer": rng.choice(BUYERS),
                     "ratings": {criterion: rng.randint(*stars)
-                                for criterion in ("fulfillment", "start_time", "communication")},
+                                for criterion in CRITERIA},
                     "text": rng.choice(texts),
                     "created_at": created.isoformat().replace("+00:00", "Z"),
                 }).encode())

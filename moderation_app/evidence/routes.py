@@ -1,19 +1,20 @@
-"""Evidence downloads. Files live outside static/; only these views read them, after checking
-that the viewer is staff or the seller who filed the request."""
+"""Evidence downloads. Files live outside static/; only these views read them, after
+permissions.can_view: staff, or the seller who filed the request."""
 
 from __future__ import annotations
 
-from flask import current_app, send_file
+from flask import Blueprint, current_app, send_file
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from moderation_app.evidence import bp
 from moderation_app.extensions import db
 from moderation_app.models.evidence import Evidence
 from moderation_app.models.users import Role
-from moderation_app.permissions import role_required
+from moderation_app.permissions import can_view, role_required
 from moderation_app.services.errors import NoSuchRecord
-from moderation_app.services.requests.filing import evidence_store
+from moderation_app.settings import evidence_store
+
+bp = Blueprint("evidence", __name__, url_prefix="/evidence")
 
 MIMETYPES = {".png": "image/png", ".jpg": "image/jpeg"}
 
@@ -22,7 +23,7 @@ def _visible_evidence(evidence_id: int) -> Evidence:
     evidence = db.session.get(Evidence, evidence_id)
     if evidence is None:
         raise NoSuchRecord("No such file.")
-    if current_user.role is Role.SELLER and evidence.request.seller_id != current_user.id:
+    if not can_view(current_user, evidence):
         raise NoSuchRecord("No such file.")
     return evidence
 

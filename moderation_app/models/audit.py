@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Integer, String, Text, event
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, scoped_session
 
 from moderation_app.extensions import db
 from moderation_app.database import UTCDateTime
@@ -40,7 +40,6 @@ class AuditLogIsAppendOnly(RuntimeError):
     """Someone tried to change or remove an audit event through the ORM."""
 
 
-@event.listens_for(Session, "before_flush")
 def _refuse_changed_events(session: Session, _context: object, _instances: object) -> None:
     for instance in (*session.dirty, *session.deleted):
         if isinstance(instance, AuditEvent) and (
@@ -49,9 +48,19 @@ def _refuse_changed_events(session: Session, _context: object, _instances: objec
             raise AuditLogIsAppendOnly("audit events cannot be changed or deleted")
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk_changes(state: ORMExecuteState) -> None:
     if (state.is_update or state.is_delete) and any(
         mapper.class_ is AuditEvent for mapper in state.all_mappers
     ):
         raise AuditLogIsAppendOnly("audit events cannot be changed or deleted")
+
+
+_GUARDS = (("before_flush", _refuse_changed_events), ("do_orm_execute", _refuse_bulk_changes))
+
+
+def guard_audit_events(session: scoped_session) -> None:
+    """Make `session` (the app's db.session) refuse ORM changes to audit events; create_app
+    calls this. Idempotent: many apps in one process (tests) share one session factory."""
+    for name, guard in _GUARDS:
+        if not event.contains(session, name, guard):
+            event.listen(session, name, guard)

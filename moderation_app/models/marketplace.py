@@ -35,12 +35,13 @@ class OrderStatus(enum.StrEnum):
 # The platform lets a buyer review a seller only on these orders.
 REVIEWABLE_ORDER_STATUSES = frozenset({OrderStatus.FINISHED, OrderStatus.REFUND, OrderStatus.CANCELED})
 
-CRITERIA = ("fulfillment", "start_time", "communication")
+# The three things a buyer rates, 1-5 stars each; a review's column for each is rating_<key>.
 CRITERION_LABELS = {
     "fulfillment": "Order fulfillment",
     "start_time": "Start time",
     "communication": "Communication",
 }
+CRITERIA = tuple(CRITERION_LABELS)
 
 
 class Buyer(db.Model):
@@ -119,12 +120,4 @@ class Review(db.Model):
 
     @property
     def ratings(self) -> dict[str, int]:
-        return {
-            "fulfillment": self.rating_fulfillment,
-            "start_time": self.rating_start_time,
-            "communication": self.rating_communication,
-        }
-
-    @property
-    def average(self) -> float:
-        return sum(self.ratings.values()) / len(CRITERIA)
+        return {criterion: getattr(self, f"rating_{criterion}") for criterion in CRITERIA}

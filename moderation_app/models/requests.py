@@ -70,7 +70,9 @@ class RequestStatus(enum.StrEnum):
 OPEN_STATUSES = frozenset({RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO})
 FINAL_STATUSES = frozenset({RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.WITHDRAWN})
 
-_OPEN_SQL = text("status IN ('submitted', 'needs_info')")
+# The same set as SQL, for the partial index (statuses in declaration order, as migrated).
+_OPEN_SQL = text("status IN ({})".format(
+    ", ".join(f"'{status.value}'" for status in RequestStatus if status in OPEN_STATUSES)))
 
 
 class DeletionRequest(db.Model):
@@ -151,7 +153,3 @@ class RequestMessage(db.Model):
 
     request: Mapped[DeletionRequest] = relationship(back_populates="messages")
     author: Mapped[User] = relationship()
-
-    @property
-    def is_internal(self) -> bool:
-        return self.kind is MessageKind.INTERNAL_NOTE

@@ -1,7 +1,5 @@
 """The seller's side of the desk."""
 
-from flask import Blueprint
+from moderation_app.seller.routes import bp
 
-bp = Blueprint("seller", __name__, url_prefix="/seller")
-
-from moderation_app.seller import routes  # noqa: E402,F401  (registers the views on bp)
+__all__ = ["bp"]

@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from moderation_app.extensions import db
-from moderation_app.models.marketplace import CRITERION_LABELS, Order, Review
 from moderation_app.models.requests import (
     FINAL_STATUSES, OPEN_STATUSES, DeletionRequest, Reason, RequestStatus,
 )
 from moderation_app.models.users import Role, User
 from moderation_app.permissions import role_required
-from moderation_app.seller import bp
 from moderation_app.seller.forms import AnswerForm, DeletionRequestForm, WithdrawForm
 from moderation_app.services.errors import DomainError
 from moderation_app.services.requests.filing import (
-    answer_request, check_upload_quota, evidence_limits, evidence_store, refusal_for,
-    review_snapshot, seller_request, seller_review, submit_request, withdraw_request,
+    answer_request, check_upload_quota, latest_requests_on, refusal_for, review_snapshot,
+    seller_request, seller_requests, seller_review, submit_request, withdraw_request,
 )
+from moderation_app.settings import daily_upload_quota, evidence_limits, evidence_store, page_size
 from moderation_app.services.evidence.storage import EvidenceRejected, prepare_images
 from moderation_app.web import accepts_uploads
-from moderation_app.services.marketplace.ratings import seller_rating
+from moderation_app.services.marketplace.ratings import seller_rating, seller_reviews
 from moderation_app.services.requests.timeline import request_evidence, timeline
+
+bp = Blueprint("seller", __name__, url_prefix="/seller")
 
 STATUS_FILTERS = {
     "open": OPEN_STATUSES,
@@ -58,35 +57,21 @@ def _prepare_evidence(seller: User, field_name: str, required: bool):
     files = _uploaded_files(field_name)
     if not files and not required:
         return []
-    check_upload_quota(seller, len(files))
+    check_upload_quota(seller, len(files), daily_upload_quota())
     return prepare_images(files, evidence_limits())
 
 
 @bp.route("/reviews")
 @role_required(Role.SELLER)
 def reviews() -> str:
-    query = (
-        select(Review)
-        .where(Review.seller_id == current_user.id)
-        .options(joinedload(Review.order).joinedload(Order.offer), joinedload(Review.buyer))
-        .order_by(Review.created_at.desc(), Review.id.desc())
-    )
-    page = db.paginate(query, page=_page_number(), per_page=current_app.config["PAGE_SIZE"],
+    page = db.paginate(seller_reviews(current_user.id), page=_page_number(), per_page=page_size(),
                        max_per_page=100, error_out=False)
     # The latest request on each review of this page, to link to it instead of offering a new one.
-    latest_requests: dict[int, DeletionRequest] = {}
-    review_ids = [review.id for review in page.items]
-    if review_ids:
-        for deletion_request in db.session.scalars(
-            select(DeletionRequest).where(DeletionRequest.review_id.in_(review_ids))
-            .order_by(DeletionRequest.id)
-        ):
-            latest_requests[deletion_request.review_id] = deletion_request
+    latest_requests = latest_requests_on([review.id for review in page.items])
     return render_template(
         "seller/reviews.html",
         page=page,
         rating=seller_rating(current_user.id),
-        criterion_labels=CRITERION_LABELS,
         latest_requests=latest_requests,
         open_statuses=OPEN_STATUSES,
     )
@@ -105,7 +90,8 @@ def new_request(review_id: str) -> ResponseReturnValue:
             images = _prepare_evidence(seller, form.evidence.name, required=True)
             with evidence_store().transaction() as staged:
                 deletion_request = submit_request(seller, review, Reason(form.reason.data),
-                                                  form.explanation.data, images, staged)
+                                                  form.explanation.data, images, staged,
+                                                  daily_quota=daily_upload_quota())
                 db.session.commit()  # last statement in the block: a failed commit removes the files
         except EvidenceRejected as error:
             db.session.rollback()
@@ -125,25 +111,18 @@ def new_request(review_id: str) -> ResponseReturnValue:
     return render_template("seller/request_form.html", form=form, review=review,
                            snapshot=review_snapshot(review), refusal=refusal,
                            reasons={reason.value: reason for reason in Reason},
-                           limits=evidence_limits(), criterion_labels=CRITERION_LABELS), status
+                           limits=evidence_limits()), status
 
 
 @bp.route("/requests")
 @role_required(Role.SELLER)
 def requests() -> str:
     status_filter = request.args.get("status", "all")
-    query = (
-        select(DeletionRequest)
-        .where(DeletionRequest.seller_id == current_user.id)
-        .options(joinedload(DeletionRequest.review))
-        .order_by(DeletionRequest.submitted_at.desc(), DeletionRequest.id.desc())
-    )
-    if status_filter in STATUS_FILTERS:
-        query = query.where(DeletionRequest.status.in_(STATUS_FILTERS[status_filter]))
-    else:
+    if status_filter not in STATUS_FILTERS:
         status_filter = "all"
-    page = db.paginate(query, page=_page_number(), per_page=current_app.config["PAGE_SIZE"],
-                       max_per_page=100, error_out=False)
+    query = seller_requests(_seller(), STATUS_FILTERS.get(status_filter))
+    page = db.paginate(query, page=_page_number(), per_page=page_size(), max_per_page=100,
+                       error_out=False)
     return render_template("seller/requests.html", page=page, status_filter=status_filter)
 
 
@@ -159,7 +138,6 @@ def _render_detail(deletion_request: DeletionRequest, answer_form: AnswerForm | 
         entries=timeline(deletion_request),
         answer_form=answer_form,
         limits=evidence_limits(),
-        criterion_labels=CRITERION_LABELS,
     ), status
 
 
@@ -185,7 +163,8 @@ def answer(request_id: int) -> ResponseReturnValue:
     try:
         images = _prepare_evidence(seller, form.evidence.name, required=False)
         with evidence_store().transaction() as staged:
-            answer_request(seller, deletion_request, form.message.data, images, staged)
+            answer_request(seller, deletion_request, form.message.data, images, staged,
+                           daily_quota=daily_upload_quota())
             db.session.commit()
     except EvidenceRejected as error:
         db.session.rollback()

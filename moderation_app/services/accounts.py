@@ -1,4 +1,4 @@
-"""Creating accounts, setting passwords and checking credentials."""
+"""Accounts: creating them, passwords, checking credentials, signing out and deactivating."""
 
 from __future__ import annotations
 
@@ -67,6 +67,20 @@ def set_password(user: User, password: str, actor: User | None = None) -> None:
     user.set_password(password)  # also rotates the session token: old sessions end
     record_event("user.password_set", actor=actor,
                  details={"user_id": user.id, "email": user.email})
+
+
+def deactivate(user: User, actor: User | None = None) -> None:
+    """The account can no longer sign in, and its open sessions end now."""
+    user.active = False
+    user.rotate_session_token()
+    record_event("user.deactivated", actor=actor, details={"user_id": user.id, "email": user.email})
+
+
+def sign_out(user: User) -> None:
+    """End the user's sessions everywhere: rotating the token makes every copy of the old
+    session cookie worthless."""
+    user.rotate_session_token()
+    record_event("auth.logout", actor=user)
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -1,7 +1,6 @@
 """Customer-service agents and managers: the queue, one request, the dashboard."""
 
-from flask import Blueprint
+from moderation_app.staff import request_views  # noqa: F401  (its views join bp)
+from moderation_app.staff.routes import bp
 
-bp = Blueprint("staff", __name__)
-
-from moderation_app.staff import request_views, routes  # noqa: E402,F401  (register views on bp)
+__all__ = ["bp"]

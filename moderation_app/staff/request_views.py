@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import json
-
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from moderation_app.database import is_lock_contention
 from moderation_app.extensions import db
-from moderation_app.models.audit import AuditEvent
-from moderation_app.models.marketplace import CRITERION_LABELS
 from moderation_app.models.requests import DeletionRequest
-from moderation_app.models.users import Role, User
+from moderation_app.models.users import STAFF_ROLES, User
 from moderation_app.permissions import role_required
 from moderation_app.services.errors import DomainError, NoSuchRecord
 from moderation_app.services.requests.claims import claim, claim_next, holds, live_holder_id, release
-from moderation_app.services.queue.signals import request_context
-from moderation_app.services.requests.decisions import Decision, add_note, decide
+from moderation_app.services.queue.signals import request_signals
+from moderation_app.services.requests.decisions import (
+    Decision, add_note, decide, recorded_decision,
+)
 from moderation_app.services.requests.timeline import request_evidence, timeline
-from moderation_app.staff import bp
+from moderation_app.staff.routes import bp
+from moderation_app.settings import claim_lease
 from moderation_app.staff.forms import ActionForm, DecisionForm, NoteForm
 
-STAFF = (Role.AGENT, Role.MANAGER)
+
 CLAIM_ATTEMPTS = 5
 RACED = ("Another agent changed this request at the same moment. Here it is as it stands now; "
          "nothing of yours was recorded.")
@@ -55,7 +53,7 @@ def _take_next() -> ResponseReturnValue:
     agent = _staff()
     for _ in range(CLAIM_ATTEMPTS):
         try:
-            next_request = claim_next(agent)
+            next_request = claim_next(agent, claim_lease())
             db.session.commit()
         except (StaleDataError, OperationalError) as error:
             if isinstance(error, OperationalError) and not is_lock_contention(error):
@@ -71,14 +69,6 @@ def _take_next() -> ResponseReturnValue:
     return redirect(url_for("staff.queue"), 303)
 
 
-def _decision_event(deletion_request: DeletionRequest) -> dict | None:
-    event = db.session.scalar(
-        select(AuditEvent).where(AuditEvent.request_id == deletion_request.id,
-                                 AuditEvent.action == "request.decided")
-        .order_by(AuditEvent.id.desc()).limit(1))
-    return json.loads(event.details) if event else None
-
-
 def _render(deletion_request: DeletionRequest, decision_form: DecisionForm | None = None,
             note_form: NoteForm | None = None, status: int = 200) -> ResponseReturnValue:
     holder_id = live_holder_id(deletion_request)
@@ -88,22 +78,19 @@ def _render(deletion_request: DeletionRequest, decision_form: DecisionForm | Non
         review=deletion_request.review,
         snapshot=deletion_request.review_snapshot,
         evidence=request_evidence(deletion_request),
-        context=request_context(deletion_request),
+        signals=request_signals(deletion_request),
         entries=timeline(deletion_request, for_staff=True),
         holder=db.session.get(User, holder_id) if holder_id else None,
         is_holder=holds(_staff(), deletion_request),
         decision_form=decision_form or DecisionForm(formdata=None),
         note_form=note_form or NoteForm(formdata=None),
         action_form=ActionForm(),
-        decision_event=_decision_event(deletion_request),
-        criterion_labels=CRITERION_LABELS,
-        decisions=list(Decision),
-        target_hours=current_app.config["RESPONSE_TARGET_HOURS"],
+        decision_event=recorded_decision(deletion_request),
     ), status
 
 
 @bp.route("/queue/next", methods=["POST"], endpoint="claim_next")
-@role_required(*STAFF)
+@role_required(*STAFF_ROLES)
 def claim_next_request() -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         flash("The form had expired; press the button again.", "error")
@@ -112,7 +99,7 @@ def claim_next_request() -> ResponseReturnValue:
 
 
 @bp.route("/requests/<int:request_id>")
-@role_required(*STAFF)
+@role_required(*STAFF_ROLES)
 def request_detail(request_id: int) -> ResponseReturnValue:
     return _render(_load(request_id))
 
@@ -135,29 +122,30 @@ def _claim_action(request_id: int, action, success: str) -> ResponseReturnValue:
 
 
 @bp.route("/requests/<int:request_id>/claim", methods=["POST"])
-@role_required(*STAFF)
+@role_required(*STAFF_ROLES)
 def claim_request(request_id: int) -> ResponseReturnValue:
-    return _claim_action(request_id, claim,
+    lease = claim_lease()
+    return _claim_action(request_id, lambda agent, deletion_request: claim(agent, deletion_request, lease),
                          "You hold this request now. Your claim lapses after "
-                         f"{current_app.config['CLAIM_LEASE_MINUTES']} minutes without activity.")
+                         f"{lease.total_seconds() // 60:.0f} minutes without activity.")
 
 
 @bp.route("/requests/<int:request_id>/release", methods=["POST"])
-@role_required(*STAFF)
+@role_required(*STAFF_ROLES)
 def release_request(request_id: int) -> ResponseReturnValue:
     return _claim_action(request_id, release,
                          "Released: the request is back in the queue for anyone.")
 
 
 @bp.route("/requests/<int:request_id>/notes", methods=["POST"])
-@role_required(*STAFF)
+@role_required(*STAFF_ROLES)
 def add_request_note(request_id: int) -> ResponseReturnValue:
     deletion_request = _load(request_id, lock=True)
     form = NoteForm()
     if not form.validate_on_submit():
         return _render(deletion_request, note_form=form, status=422)
     try:
-        add_note(_staff(), deletion_request, form.note.data)
+        add_note(_staff(), deletion_request, form.note.data, claim_lease())
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
@@ -168,7 +156,7 @@ def add_request_note(request_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/requests/<int:request_id>/decision", methods=["POST"])
-@role_required(*STAFF)
+@role_required(*STAFF_ROLES)
 def decide_request(request_id: int) -> ResponseReturnValue:
     deletion_request = _load(request_id, lock=True)
     form = DecisionForm()

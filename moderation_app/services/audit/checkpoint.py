@@ -131,7 +131,7 @@ def load_checkpoint(text: str, key_setting: object) -> Checkpoint:
     return checkpoint
 
 
-def _events(first: int, last: int) -> str:
+def _event_range(first: int, last: int) -> str:
     return f"event {first}" if first == last else f"events {first} to {last}"
 
 
@@ -142,7 +142,7 @@ def compare_with_log(checkpoint: Checkpoint, chain: ChainCheck) -> str | None:
     if chain.count < checkpoint.count:
         return (f"log CUT SHORT: {made} covers {checkpoint.count} events up to event "
                 f"{checkpoint.last_id}, the log holds {chain.count}; "
-                f"{_events(chain.count + 1, checkpoint.last_id)} missing")
+                f"{_event_range(chain.count + 1, checkpoint.last_id)} missing")
     stored = db.session.scalar(select(AuditEvent.hash).where(AuditEvent.id == checkpoint.last_id))
     if stored is None:
         return f"log CUT SHORT: event {checkpoint.last_id}, the head of {made}, is missing"

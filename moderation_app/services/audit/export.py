@@ -1,11 +1,12 @@
-"""Reading the audit log: filters, keyset pages for the viewer, and streamed CSV / JSON Lines exports."""
+"""Reading the audit log: filters, keyset pages for the viewer, streamed CSV / JSON Lines exports,
+and the event that records each export."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from moderation_app.database import MAX_ROW_ID
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
-from moderation_app.services.audit.log import format_timestamp
+from moderation_app.models.users import User
+from moderation_app.services.audit.log import format_timestamp, record_event
 
 CSV_COLUMNS = ["id", "occurred_at", "actor_email", "actor_role", "action", "request_id", "review_id",
                "decision", "note", "details", "prev_hash", "hash"]
@@ -33,60 +34,9 @@ class AuditFilters:
     action: str = ""
     request_id: int | None = None
 
-    def as_args(self) -> dict[str, str]:
-        """Query-string form, for links that keep the filters."""
-        values = {"since": self.since.isoformat() if self.since else "",
-                  "until": self.until.isoformat() if self.until else "",
-                  "actor": self.actor, "action": self.action,
-                  "request": str(self.request_id) if self.request_id else ""}
-        return {key: value for key, value in values.items() if value}
-
     def describe(self) -> dict[str, Any]:
         return {key: value.isoformat() if isinstance(value, date) else value
                 for key, value in asdict(self).items() if value not in (None, "")}
-
-
-def row_id(text: str | None) -> int | None:
-    """A positive id in ASCII digits that a row could have, else None ("²" is a digit to
-    str.isdigit, and a huge number makes the database fail instead of finding nothing)."""
-    if not text or not (text.isascii() and text.isdigit()) or len(text) > 10:
-        return None
-    number = int(text)
-    return number if 0 < number <= MAX_ROW_ID else None
-
-
-def printable(text: str | None) -> str:
-    # Control characters match no email or action, and PostgreSQL refuses NUL in a parameter.
-    return "".join(char for char in (text or "") if char.isprintable()).strip()
-
-
-def parse_filters(args: Mapping[str, str]) -> tuple[AuditFilters, list[str]]:
-    """Filters from query parameters; anything unreadable is ignored and reported, never a 500."""
-    errors: list[str] = []
-
-    def day(name: str) -> date | None:
-        raw = (args.get(name) or "").strip()
-        if not raw:
-            return None
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            errors.append(f"“{raw[:40]}” is not a date (use YYYY-MM-DD); {name} is ignored.")
-            return None
-
-    raw_request = (args.get("request") or "").strip().lstrip("#")
-    request_id = row_id(raw_request)
-    if raw_request and request_id is None:
-        errors.append(f"“{raw_request[:40]}” is not a request number; it is ignored.")
-    filters = AuditFilters(
-        since=day("since"), until=day("until"),
-        actor=printable(args.get("actor")).lower()[:254],
-        action=printable(args.get("action"))[:64],
-        request_id=request_id,
-    )
-    if filters.since and filters.until and filters.since > filters.until:
-        errors.append("The start date is after the end date, so nothing can match.")
-    return filters, errors
 
 
 def filtered_query(filters: AuditFilters) -> Select:
@@ -139,7 +89,7 @@ def _record(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def _events(filters: AuditFilters) -> Iterator[AuditEvent]:
+def _stream_events(filters: AuditFilters) -> Iterator[AuditEvent]:
     result = db.session.scalars(filtered_query(filters).order_by(AuditEvent.id)
                                 .execution_options(yield_per=STREAM_BATCH, stream_results=True))
     with closing(result):
@@ -149,14 +99,14 @@ def _events(filters: AuditFilters) -> Iterator[AuditEvent]:
 def export_lines(filters: AuditFilters, fmt: str, counter: list[int]) -> Iterator[str]:
     """The export as text chunks; counter[0] counts the rows written (for the export's own event)."""
     if fmt == "jsonl":
-        for event in _events(filters):
+        for event in _stream_events(filters):
             counter[0] += 1
             yield json.dumps(_record(event), ensure_ascii=False, separators=(",", ":")) + "\n"
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for event in _events(filters):
+    for event in _stream_events(filters):
         counter[0] += 1
         record = _record(event)
         record["details"] = json.dumps(record["details"], ensure_ascii=False, sort_keys=True)
@@ -173,3 +123,11 @@ def export_filename(filters: AuditFilters, fmt: str, today: date) -> str:
     start = filters.since.isoformat() if filters.since else "start"
     end = filters.until.isoformat() if filters.until else today.isoformat()
     return f"audit-{start}-to-{end}.{fmt}"
+
+
+def record_export(actor: User | None, fmt: str, filters: AuditFilters, rows: int, completed: bool,
+                  **details: object) -> None:
+    """An export is itself on the record: who, which filters, how many rows, finished or not."""
+    record_event("audit.exported", actor=actor, details={
+        "format": fmt, "filters": filters.describe(), "rows": rows, "completed": completed,
+        **details})

@@ -1,6 +1,6 @@
 """One uploaded image, judged by its content and written anew.
 
-Pure Python + Pillow + imagehash on bytes in memory; ``evidence_files`` reads the uploads, applies
+Pure Python + Pillow + imagehash on bytes in memory; ``storage`` reads the uploads, applies
 the count and byte limits and stores what ``prepare_image`` returns. Checks run cheapest first, and
 all but the last need no decoding: the file's structure (floods of chunks, markers or blocks;
 progressive JPEG scans), the declared WebP canvas, the type by content (PNG, JPEG, WebP, GIF),
@@ -33,19 +33,26 @@ JPEG_QUALITY = 90
 THUMBNAIL_BOX = (320, 320)
 THUMBNAIL_QUALITY = 80
 
-# We drop text chunks when re-encoding, but Pillow still inflates zTXt/iTXt (and iCCP) while
-# parsing, and a few kilobytes can expand to megabytes. Its defaults (1 MB per chunk, 64 MB per
-# image) are far beyond what a screenshot's XMP needs; a PNG over these is refused as unreadable.
-# Process-wide Pillow settings.
-PngImagePlugin.MAX_TEXT_CHUNK = 256 * 1024
-PngImagePlugin.MAX_TEXT_MEMORY = 1 * MB
+PNG_MAX_TEXT_CHUNK = 256 * 1024
+PNG_MAX_TEXT_MEMORY = 1 * MB
 
-# Pillow only *warns* past Image.MAX_IMAGE_PIXELS (and raises DecompressionBombError past twice
-# that). One process-wide filter makes it an error: warnings.catch_warnings() per upload would swap
-# the global filter list, which is not thread-safe before Python 3.14. A filter can be lost
-# (imported inside someone else's catch_warnings), so refusal doesn't rely on it: our header check
-# is capped at Pillow's threshold.
-warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+
+def configure_pillow() -> None:
+    """Process-wide Pillow settings the checks below rely on; create_app calls this once.
+
+    We drop text chunks when re-encoding, but Pillow still inflates zTXt/iTXt (and iCCP) while
+    parsing, and a few kilobytes can expand to megabytes. Its defaults (1 MB per chunk, 64 MB per
+    image) are far beyond what a screenshot's XMP needs; a PNG over these is refused as unreadable.
+
+    Pillow only *warns* past Image.MAX_IMAGE_PIXELS (and raises DecompressionBombError past twice
+    that). One process-wide filter makes it an error: warnings.catch_warnings() per upload would
+    swap the global filter list, which is not thread-safe before Python 3.14. A filter can be lost
+    (someone else's catch_warnings), so refusal doesn't rely on it: our header check is capped at
+    Pillow's threshold.
+    """
+    PngImagePlugin.MAX_TEXT_CHUNK = PNG_MAX_TEXT_CHUNK
+    PngImagePlugin.MAX_TEXT_MEMORY = PNG_MAX_TEXT_MEMORY
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 class EvidenceRejected(DomainError):
@@ -98,6 +105,9 @@ class PreparedImage:
 def prepare_image(name: str, data: bytes, limits: EvidenceLimits = DEFAULT_LIMITS) -> PreparedImage:
     """Checks, decodes and re-encodes one upload (``name`` is for messages only); raises
     EvidenceRejected with a message for the seller."""
+    if PngImagePlugin.MAX_TEXT_CHUNK > PNG_MAX_TEXT_CHUNK:
+        raise RuntimeError("Pillow is not configured for evidence; call configure_pillow() "
+                           "(create_app does)")
     if not data:
         raise EvidenceRejected(f"“{name}” is empty.", name)
     image, detected = _decode_first_frame(name, data, limits)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import IO, Any
 
 from moderation_app.models.marketplace import (
-    EXTERNAL_ID_LENGTH, REVIEWABLE_ORDER_STATUSES, OrderStatus,
+    CRITERIA, EXTERNAL_ID_LENGTH, REVIEWABLE_ORDER_STATUSES, OrderStatus,
 )
 from moderation_app.services.errors import DomainError
 from moderation_app.services.accounts import normalize_email
@@ -23,7 +23,6 @@ MAX_LINE_BYTES = 64 * 1024
 MAX_TEXT_LENGTH = 10_000
 MAX_TITLE_LENGTH = 300
 MAX_BUYER_LENGTH = 100
-RATING_KEYS = ("fulfillment", "start_time", "communication")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -136,7 +135,7 @@ def parse_line(line_number: int, raw: bytes) -> ReviewLine:
     ratings = record.get("ratings")
     if not isinstance(ratings, dict):
         raise LineRejected("ratings must be an object with fulfillment, start_time and communication")
-    unknown = sorted(set(ratings) - set(RATING_KEYS))
+    unknown = sorted(set(ratings) - set(CRITERIA))
     if unknown:
         raise LineRejected(f"ratings has unknown criteria: {', '.join(map(repr, unknown))}")
 

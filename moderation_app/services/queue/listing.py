@@ -1,4 +1,4 @@
-"""The staff queue as a list: filters read from query parameters, keyset pages, counts per reason.
+"""The staff queue as a list: filters, keyset pages, counts per reason and per status.
 
 Pages are keyed on (submitted_at, id), the columns of ix_deletion_requests_status_submitted, so page
 5,000 costs what page 1 costs: the database seeks to the cursor instead of counting rows past it.
@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import aliased, contains_eager, defer
 
@@ -28,11 +25,8 @@ from moderation_app.models.users import User
 ASSIGNEE_CHOICES = ("any", "me", "unassigned")
 DEFAULT_STATUS = RequestStatus.SUBMITTED
 DEFAULT_ASSIGNEE = "any"
-SELLER_SEARCH_MAX_LENGTH = 254  # the longest email the desk stores
-DEFAULT_RESPONSE_TARGET_HOURS = 48
 # A cursor is a timestamp and an id; anything much longer is not one of ours.
 MAX_CURSOR_LENGTH = 128
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # --- filters -----------------------------------------------------------------------------------
@@ -52,42 +46,6 @@ class QueueFilters:
     def newest_first(self) -> bool:
         """Open requests are worked oldest first; closed ones are looked back on, newest first."""
         return self.status in FINAL_STATUSES
-
-    def query_args(self, **changes: object) -> dict[str, str]:
-        """The filters as query parameters for url_for, defaults left out; `changes` override
-        fields first (e.g. reason=None to drop the reason)."""
-        filters = replace(self, **changes) if changes else self
-        args = {}
-        if filters.reason is not None:
-            args["reason"] = filters.reason.value
-        if filters.status is not DEFAULT_STATUS:
-            args["status"] = filters.status.value
-        if filters.assignee != DEFAULT_ASSIGNEE:
-            args["assignee"] = filters.assignee
-        if filters.seller:
-            args["seller"] = filters.seller
-        return args
-
-
-def _choice(enum_cls, raw: str | None):
-    try:
-        return enum_cls(raw) if raw else None
-    except ValueError:
-        return None
-
-
-def parse_filters(args: Mapping[str, str]) -> QueueFilters:
-    """Filters from query parameters. A value that is not one of the choices falls back to the
-    default instead of failing: an edited or stale link still opens the queue."""
-    assignee = args.get("assignee") or DEFAULT_ASSIGNEE
-    # Control characters cannot be part of an email, and PostgreSQL refuses NUL in a parameter.
-    seller = _UNPRINTABLE.sub("", args.get("seller") or "").strip().lower()[:SELLER_SEARCH_MAX_LENGTH]
-    return QueueFilters(
-        reason=_choice(Reason, args.get("reason")),
-        status=_choice(RequestStatus, args.get("status")) or DEFAULT_STATUS,
-        assignee=assignee if assignee in ASSIGNEE_CHOICES else DEFAULT_ASSIGNEE,
-        seller=seller,
-    )
 
 
 # --- cursor ------------------------------------------------------------------------------------
@@ -120,6 +78,14 @@ def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
     return moment, request_id
 
 
+def count_by_status() -> dict[str, int]:
+    """Requests per status value, every status present (zeros too)."""
+    counts = {status.value: 0 for status in RequestStatus}
+    counts.update({status.value: count for status, count in db.session.execute(
+        select(DeletionRequest.status, func.count()).group_by(DeletionRequest.status))})
+    return counts
+
+
 # --- the page ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -131,10 +97,6 @@ class QueueRow:
     overdue: bool
     # Only while the lease runs; a lapsed claim is nobody's.
     holder_email: str | None
-
-    @property
-    def age_label(self) -> str:
-        return describe_age(self.age)
 
 
 @dataclass(frozen=True)
@@ -148,21 +110,6 @@ class QueuePage:
     def total(self) -> int:
         """Matches for the filters other than reason (what the counts add up to)."""
         return sum(self.counts_by_reason.values())
-
-
-def describe_age(age: timedelta) -> str:
-    minutes = max(int(age.total_seconds() // 60), 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min" if minutes else "just now"
-
-
-def response_target() -> timedelta:
-    return timedelta(hours=current_app.config.get("RESPONSE_TARGET_HOURS", DEFAULT_RESPONSE_TARGET_HOURS))
 
 
 def _live_lease(now: datetime) -> ColumnElement[bool]:
@@ -251,20 +198,20 @@ def _age(request: DeletionRequest, now: datetime) -> timedelta:
 
 
 def queue_page(filters: QueueFilters, viewer: User, cursor: str | None, page_size: int,
-               now: datetime) -> QueuePage:
+               now: datetime, response_target: timedelta) -> QueuePage:
     """One page of requests matching `filters`, resuming after `cursor` (None or an unreadable
-    cursor: the first page). Open statuses oldest first, closed ones newest first."""
+    cursor: the first page). Open statuses oldest first, closed ones newest first; a row older
+    than `response_target` is overdue."""
     page_size = max(int(page_size), 1)
     fetched = db.session.execute(
         rows_query(filters, viewer, decode_cursor(cursor), page_size + 1, now)).all()
     page, more = fetched[:page_size], len(fetched) > page_size
     evidence = _evidence_counts([request.id for request, _ in page])
-    target = response_target()
     rows = []
     for request, holder_email in page:
         age = _age(request, now)
         rows.append(QueueRow(request=request, evidence_count=evidence.get(request.id, 0), age=age,
-                             overdue=age > target, holder_email=holder_email))
+                             overdue=age > response_target, holder_email=holder_email))
     last = page[-1][0] if page else None
     return QueuePage(
         rows=rows,

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -43,6 +42,7 @@ from moderation_app.extensions import db
 from moderation_app.models.evidence import Evidence, hamming_distance, phash_bands
 from moderation_app.models.marketplace import Buyer, Review
 from moderation_app.models.requests import DeletionRequest, RequestStatus
+from moderation_app.services.marketplace.ratings import rounded_mean
 
 RECENT_REQUESTS = 10
 
@@ -101,14 +101,14 @@ class EvidenceMatch:
 
 
 @dataclass(frozen=True)
-class RequestContext:
+class RequestSignals:
     seller_history: SellerHistory
     buyer: BuyerProfile
     evidence_matches: list[EvidenceMatch]
 
 
-def request_context(deletion_request: DeletionRequest) -> RequestContext:
-    return RequestContext(
+def request_signals(deletion_request: DeletionRequest) -> RequestSignals:
+    return RequestSignals(
         seller_history=seller_history(deletion_request),
         buyer=buyer_profile(deletion_request),
         evidence_matches=evidence_matches(deletion_request),
@@ -140,11 +140,6 @@ def seller_history(deletion_request: DeletionRequest) -> SellerHistory:
 
 # --- the buyer ----------------------------------------------------------------------------------
 
-def _two_decimals(total: int, count: int) -> float:
-    # Exact, halves up, like the seller's rating: 2.675 shows as 2.68, not round()'s 2.67.
-    return float((Decimal(total) / count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
 def buyer_profile(deletion_request: DeletionRequest) -> BuyerProfile:
     review = deletion_request.review
     total = Review.rating_fulfillment + Review.rating_start_time + Review.rating_communication
@@ -172,7 +167,7 @@ def buyer_profile(deletion_request: DeletionRequest) -> BuyerProfile:
         username=db.session.get_one(Buyer, review.buyer_id).username,
         review_count=review_count,
         other_review_count=review_count - 1,
-        average_stars=_two_decimals(star_total, 3 * review_count) if review_count else None,
+        average_stars=rounded_mean(star_total, 3 * review_count) if review_count else None,
         low_reviews_last_30_days=low_reviews,
         sellers_hit_last_30_days=sellers_hit,
         other_sellers_requesting=other_sellers,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import or_, select
 
 from moderation_app.database import utcnow
@@ -25,10 +24,6 @@ class ClaimRefused(DomainError):
     """Someone else holds the request, or it is closed."""
 
 
-def lease_duration() -> timedelta:
-    return timedelta(minutes=current_app.config["CLAIM_LEASE_MINUTES"])
-
-
 def live_holder_id(deletion_request: DeletionRequest, now: datetime | None = None) -> int | None:
     """The holder's id while the lease runs; None when unclaimed or lapsed."""
     now = now or utcnow()
@@ -41,12 +36,13 @@ def holds(user: User, deletion_request: DeletionRequest, now: datetime | None = 
     return live_holder_id(deletion_request, now) == user.id
 
 
-def _grant(agent: User, deletion_request: DeletionRequest, now: datetime, **details: object) -> None:
+def _grant(agent: User, deletion_request: DeletionRequest, now: datetime, lease: timedelta,
+           **details: object) -> None:
     renewing = holds(agent, deletion_request, now)
     deletion_request.assignee_id = agent.id
     if not renewing:
         deletion_request.claimed_at = now
-    deletion_request.lease_expires_at = now + lease_duration()
+    deletion_request.lease_expires_at = now + lease
     db.session.flush()  # the version check happens here
     if not renewing:
         record_event("request.claimed", actor=agent, request_id=deletion_request.id,
@@ -55,15 +51,16 @@ def _grant(agent: User, deletion_request: DeletionRequest, now: datetime, **deta
                               **details})
 
 
-def renew(agent: User, deletion_request: DeletionRequest) -> None:
+def renew(agent: User, deletion_request: DeletionRequest, lease: timedelta) -> None:
     """The holder's activity extends the lease (not an audit event: it changes nobody's rights)."""
     now = utcnow()
     if holds(agent, deletion_request, now):
-        deletion_request.lease_expires_at = now + lease_duration()
+        deletion_request.lease_expires_at = now + lease
 
 
-def claim(agent: User, deletion_request: DeletionRequest) -> None:
-    """Claim one request. A manager may take over a request someone else holds; an agent may not."""
+def claim(agent: User, deletion_request: DeletionRequest, lease: timedelta) -> None:
+    """Claim one request for `lease`. A manager may take over a request someone else holds; an
+    agent may not."""
     now = utcnow()
     if not deletion_request.is_open:
         raise ClaimRefused("This request is closed; there is nothing to claim.")
@@ -73,12 +70,12 @@ def claim(agent: User, deletion_request: DeletionRequest) -> None:
         if agent.role is not Role.MANAGER:
             raise ClaimRefused(f"{holder.email} holds this request until "
                                f"{deletion_request.lease_expires_at:%H:%M} UTC.")
-        _grant(agent, deletion_request, now, taken_over_from=holder.email)
+        _grant(agent, deletion_request, now, lease, taken_over_from=holder.email)
         return
-    _grant(agent, deletion_request, now)
+    _grant(agent, deletion_request, now, lease)
 
 
-def claim_next(agent: User) -> DeletionRequest | None:
+def claim_next(agent: User, lease: timedelta) -> DeletionRequest | None:
     """The agent's own live claim if they have one, else the oldest unclaimed open request."""
     now = utcnow()
     held = db.session.scalar(
@@ -88,7 +85,7 @@ def claim_next(agent: User) -> DeletionRequest | None:
         .order_by(DeletionRequest.submitted_at, DeletionRequest.id).limit(1)
     )
     if held is not None:
-        renew(agent, held)
+        renew(agent, held, lease)
         return held
     candidate = db.session.scalar(
         select(DeletionRequest)
@@ -100,7 +97,7 @@ def claim_next(agent: User) -> DeletionRequest | None:
     )
     if candidate is None:
         return None
-    _grant(agent, candidate, now)
+    _grant(agent, candidate, now, lease)
     return candidate
 
 

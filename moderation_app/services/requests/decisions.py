@@ -9,10 +9,15 @@ decided; everywhere, the version column turns a stale write into StaleDataError.
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
 
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
+from moderation_app.models.audit import AuditEvent
 from moderation_app.models.requests import (
     DeletionRequest, MessageKind, RequestMessage, RequestStatus,
 )
@@ -102,7 +107,28 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
                            rating_after)
 
 
-def add_note(actor: User, deletion_request: DeletionRequest, body: str) -> RequestMessage:
+def recorded_decision(deletion_request: DeletionRequest) -> DecisionOutcome | None:
+    """The request's last decision as its audit event recorded it (with the seller's rating
+    before and after), or None if it was never decided. The event is the record: the rating
+    may have moved since."""
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.request_id == deletion_request.id,
+                                 AuditEvent.action == "request.decided")
+        .order_by(AuditEvent.id.desc()).limit(1))
+    if event is None:
+        return None
+    details = json.loads(event.details)
+    return DecisionOutcome(
+        decision=Decision(details["decision"]),
+        status_before=RequestStatus(details["status_before"]),
+        status_after=RequestStatus(details["status_after"]),
+        rating_before=SellerRating(**details["rating_before"]),
+        rating_after=SellerRating(**details["rating_after"]),
+    )
+
+
+def add_note(actor: User, deletion_request: DeletionRequest, body: str,
+             lease: timedelta) -> RequestMessage:
     """A staff-only note; never shown to the seller. The holder's note renews their lease."""
     body = body.strip()
     if not body:
@@ -110,7 +136,7 @@ def add_note(actor: User, deletion_request: DeletionRequest, body: str) -> Reque
     note = RequestMessage(request=deletion_request, author=actor, kind=MessageKind.INTERNAL_NOTE,
                           body=body)
     db.session.add(note)
-    renew(actor, deletion_request)
+    renew(actor, deletion_request, lease)
     db.session.flush()
     record_event("request.note_added", actor=actor, request_id=deletion_request.id,
                  review_id=deletion_request.review_id, details={"message_id": note.id})

@@ -10,8 +10,8 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import joinedload
 
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
@@ -24,7 +24,7 @@ from moderation_app.models.users import User
 from moderation_app.services.errors import DomainError, NoSuchRecord
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.evidence.storage import (
-    EvidenceLimits, EvidenceRejected, EvidenceStore, PreparedImage, StagedFiles,
+    EvidenceRejected, PreparedImage, StagedFiles,
 )
 
 EXPLANATION_MIN_LENGTH = 20
@@ -34,20 +34,6 @@ MESSAGE_MAX_LENGTH = 5000
 
 class RequestClosed(DomainError):
     """The request is no longer in a state that allows this."""
-
-
-def evidence_limits() -> EvidenceLimits:
-    config = current_app.config
-    return EvidenceLimits(
-        max_file_bytes=config["EVIDENCE_MAX_FILE_BYTES"],
-        max_files=config["EVIDENCE_MAX_FILES"],
-        max_total_bytes=config["EVIDENCE_MAX_TOTAL_BYTES"],
-        max_pixels=config["EVIDENCE_MAX_PIXELS"],
-    )
-
-
-def evidence_store() -> EvidenceStore:
-    return EvidenceStore(current_app.config["UPLOAD_DIR"])
 
 
 # --- lookups -----------------------------------------------------------------------------------
@@ -66,6 +52,31 @@ def seller_request(seller: User, request_id: int) -> DeletionRequest:
     if deletion_request is None or deletion_request.seller_id != seller.id:
         raise NoSuchRecord("No such request.")
     return deletion_request
+
+
+def seller_requests(seller: User, statuses: frozenset[RequestStatus] | None = None) -> Select:
+    """The seller's requests, newest first, optionally only those in `statuses` (for paging)."""
+    query = (
+        select(DeletionRequest)
+        .where(DeletionRequest.seller_id == seller.id)
+        .options(joinedload(DeletionRequest.review))
+        .order_by(DeletionRequest.submitted_at.desc(), DeletionRequest.id.desc())
+    )
+    if statuses is not None:
+        query = query.where(DeletionRequest.status.in_(statuses))
+    return query
+
+
+def latest_requests_on(review_ids: list[int]) -> dict[int, DeletionRequest]:
+    """The latest request on each of these reviews, by review id (reviews without one are absent)."""
+    latest: dict[int, DeletionRequest] = {}
+    if review_ids:
+        for deletion_request in db.session.scalars(
+            select(DeletionRequest).where(DeletionRequest.review_id.in_(review_ids))
+            .order_by(DeletionRequest.id)
+        ):
+            latest[deletion_request.review_id] = deletion_request
+    return latest
 
 
 def open_request_for(review: Review) -> DeletionRequest | None:
@@ -87,8 +98,8 @@ def refusal_for(review: Review) -> str | None:
 
 # --- quota -------------------------------------------------------------------------------------
 
-def check_upload_quota(seller: User, new_files: int) -> None:
-    quota = current_app.config["EVIDENCE_DAILY_QUOTA"]
+def check_upload_quota(seller: User, new_files: int, quota: int) -> None:
+    """At most `quota` files from one seller in 24 hours."""
     since = utcnow() - timedelta(days=1)
     uploaded = db.session.scalar(select(func.count()).select_from(Evidence).where(
         Evidence.uploaded_by_id == seller.id, Evidence.created_at >= since)) or 0
@@ -115,7 +126,7 @@ def review_snapshot(review: Review) -> dict[str, Any]:
     }
 
 
-def _hold_upload_quota(seller: User, new_files: int) -> None:
+def _hold_upload_quota(seller: User, new_files: int, quota: int) -> None:
     """The quota, checked again under a lock on the seller's row: on PostgreSQL a seller's
     simultaneous uploads queue here until the first commits, so none can slip past the count.
     (The view's earlier check only spares a doomed upload the work of decoding.)"""
@@ -123,13 +134,13 @@ def _hold_upload_quota(seller: User, new_files: int) -> None:
     # lock that inserting a row which refers to the seller takes, so the two cannot deadlock.
     db.session.execute(select(User.id).where(User.id == seller.id)
                        .with_for_update(key_share=True))
-    check_upload_quota(seller, new_files)
+    check_upload_quota(seller, new_files, quota)
 
 
 def _attach(deletion_request: DeletionRequest, seller: User, images: list[PreparedImage],
-            staged: StagedFiles, message: RequestMessage | None = None) -> list[Evidence]:
+            staged: StagedFiles, quota: int, message: RequestMessage | None = None) -> list[Evidence]:
     if images:
-        _hold_upload_quota(seller, len(images))
+        _hold_upload_quota(seller, len(images), quota)
     evidence = [
         Evidence(request=deletion_request, uploaded_by=seller, message=message,
                  **asdict(staged.save(image)))
@@ -146,7 +157,9 @@ def _evidence_details(evidence: list[Evidence]) -> list[dict[str, Any]]:
 
 
 def submit_request(seller: User, review: Review, reason: Reason, explanation: str,
-                   images: list[PreparedImage], staged: StagedFiles) -> DeletionRequest:
+                   images: list[PreparedImage], staged: StagedFiles, *,
+                   daily_quota: int) -> DeletionRequest:
+    """File a request with its evidence; `daily_quota` caps the seller's uploads per 24 hours."""
     if review.seller_id != seller.id:
         raise NoSuchRecord("No such review.")
     refusal = refusal_for(review)
@@ -160,7 +173,7 @@ def submit_request(seller: User, review: Review, reason: Reason, explanation: st
     )
     db.session.add(deletion_request)
     db.session.flush()
-    evidence = _attach(deletion_request, seller, images, staged)
+    evidence = _attach(deletion_request, seller, images, staged, daily_quota)
     record_event("request.submitted", actor=seller, request_id=deletion_request.id,
                  review_id=review.id, details={
                      "reason": reason.value, "explanation_length": len(deletion_request.explanation),
@@ -169,7 +182,8 @@ def submit_request(seller: User, review: Review, reason: Reason, explanation: st
 
 
 def answer_request(seller: User, deletion_request: DeletionRequest, message: str,
-                   images: list[PreparedImage], staged: StagedFiles) -> RequestMessage:
+                   images: list[PreparedImage], staged: StagedFiles, *,
+                   daily_quota: int) -> RequestMessage:
     """The seller answers an agent's question; the request goes back to the queue at its old place."""
     if deletion_request.seller_id != seller.id:
         raise NoSuchRecord("No such request.")
@@ -180,7 +194,7 @@ def answer_request(seller: User, deletion_request: DeletionRequest, message: str
                            body=message.strip())
     db.session.add(reply)
     db.session.flush()
-    evidence = _attach(deletion_request, seller, images, staged, message=reply)
+    evidence = _attach(deletion_request, seller, images, staged, daily_quota, message=reply)
     deletion_request.status = RequestStatus.SUBMITTED  # submitted_at stays: same place in the queue
     record_event("request.evidence_added", actor=seller, request_id=deletion_request.id,
                  review_id=deletion_request.review_id, details={

@@ -1,0 +1,44 @@
+"""The app's settings as the plain values services take.
+
+Read from the config at call time, not cached at start-up: tests and the CLI may change a
+setting after the app is built. Views, the CLI and demo data call these; services never do.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+
+from moderation_app.services.evidence.images import EvidenceLimits
+from moderation_app.services.evidence.storage import EvidenceStore
+
+
+def claim_lease() -> timedelta:
+    return timedelta(minutes=current_app.config["CLAIM_LEASE_MINUTES"])
+
+
+def response_target() -> timedelta:
+    return timedelta(hours=current_app.config["RESPONSE_TARGET_HOURS"])
+
+
+def evidence_limits() -> EvidenceLimits:
+    config = current_app.config
+    return EvidenceLimits(
+        max_file_bytes=config["EVIDENCE_MAX_FILE_BYTES"],
+        max_files=config["EVIDENCE_MAX_FILES"],
+        max_total_bytes=config["EVIDENCE_MAX_TOTAL_BYTES"],
+        max_pixels=config["EVIDENCE_MAX_PIXELS"],
+    )
+
+
+def daily_upload_quota() -> int:
+    return int(current_app.config["EVIDENCE_DAILY_QUOTA"])
+
+
+def evidence_store() -> EvidenceStore:
+    return EvidenceStore(current_app.config["UPLOAD_DIR"])
+
+
+def page_size() -> int:
+    return int(current_app.config["PAGE_SIZE"])
