@@ -14,11 +14,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 
-from conftest import login
 from moderation_app import create_app
 from moderation_app.config import ConfigError, normalize_database_url
 from moderation_app.extensions import db
 from moderation_app.permissions import public
+from tests.helpers.clients import signed_in
 
 ERROR_ID = re.compile(r"Error id: <code>([0-9a-f]+)</code>")
 
@@ -163,8 +163,7 @@ def test_error_pages_carry_the_security_headers_too(app, client, seller):
 
     # Routes can only be added before the app's first request, so before anyone signs in.
     app.add_url_rule("/explode", "explode", explode)
-    seller_client = app.test_client()
-    login(seller_client, seller.email)
+    seller_client = signed_in(app, seller)
     token = client.csrf_token()
 
     responses = {

@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# `test_file.py::test_name`, or `::test_name` meaning the file named last before it.
-REFERENCE = re.compile(r"`(?:(test_\w+\.py))?::(test_\w+)")
+TESTS = ROOT / "tests"
+# `path/under/tests/test_file.py::test_name`, or `::test_name` meaning the file named last before it.
+REFERENCE = re.compile(r"`(?:((?:\w+/)*test_\w+\.py))?::(test_\w+)")
 
 
 def defined_tests(path: Path) -> set[str]:
@@ -24,8 +25,17 @@ def test_every_test_named_in_the_security_doc_exists():
         current_file = file_name or current_file
         assert current_file, f"::{test_name} follows no file name"
         named += 1
-        if test_name not in defined_tests(ROOT / "tests" / current_file):
-            missing.append(f"{current_file}::{test_name}")
+        path = TESTS / current_file
+        if not path.is_file() or test_name not in defined_tests(path):
+            missing.append(f"tests/{current_file}::{test_name}")
 
     assert named > 50
     assert missing == []
+
+
+def test_every_test_file_the_security_doc_names_exists():
+    document = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"(?<![\w/])(?:tests/)?((?:\w+/)*test_\w+\.py)", document))
+
+    assert named
+    assert sorted(name for name in named if not (TESTS / name).is_file()) == []

@@ -1,0 +1,1 @@
+"""`flask …` commands through the CLI runner, as moderation_app/cli/."""

@@ -1,0 +1,1 @@
+"""The long runs, each behind its own marker: faults, hostile, properties, browser."""

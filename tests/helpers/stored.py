@@ -1,0 +1,85 @@
+"""What the database and UPLOAD_DIR hold after a test's steps: row counts, rows loaded and detached,
+audit events, stored files. Each reads in its own app context, so it sees only what was committed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from moderation_app.extensions import db
+from moderation_app.models import AuditEvent, DeletionRequest, Evidence, RequestMessage
+
+
+def row_counts(app: Flask) -> dict[str, int]:
+    """Everything a filing, an answer or a withdrawal writes."""
+    with app.app_context():
+        return {
+            "requests": db.session.scalar(select(func.count()).select_from(DeletionRequest)),
+            "evidence": db.session.scalar(select(func.count()).select_from(Evidence)),
+            "messages": db.session.scalar(select(func.count()).select_from(RequestMessage)),
+            "request events": db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                                .where(AuditEvent.action.like("request.%"))),
+        }
+
+
+NOTHING = {"requests": 0, "evidence": 0, "messages": 0, "request events": 0}
+
+
+def stored_files(app: Flask) -> list[str]:
+    upload_dir = Path(app.config["UPLOAD_DIR"])
+    return sorted(path.name for path in upload_dir.iterdir()) if upload_dir.exists() else []
+
+
+def nothing_stored(app: Flask) -> bool:
+    return row_counts(app) == NOTHING and stored_files(app) == []
+
+
+def load(app: Flask, model: type, object_id: int):
+    """One row, detached with its columns loaded."""
+    with app.app_context():
+        row = db.session.get(model, object_id)
+        assert row is not None
+        db.session.expunge(row)
+        return row
+
+
+def request_state(app: Flask, request_id: int) -> dict[str, Any]:
+    row = load(app, DeletionRequest, request_id)
+    return {"status": row.status, "seller_id": row.seller_id, "submitted_at": row.submitted_at,
+            "version": row.version}
+
+
+def evidence_rows(app: Flask) -> list[Evidence]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(Evidence).order_by(Evidence.id)))
+        db.session.expunge_all()
+        return rows
+
+
+def audit_events(app: Flask, action: str | None = None, *,
+                 request_id: int | None = None) -> list[AuditEvent]:
+    """Audit events in log order, detached; only `action`'s (a LIKE pattern such as "request.%"
+    works too) and only `request_id`'s when given."""
+    with app.app_context():
+        query = select(AuditEvent).order_by(AuditEvent.id)
+        if action is not None:
+            query = query.where(AuditEvent.action.like(action) if "%" in action
+                                else AuditEvent.action == action)
+        if request_id is not None:
+            query = query.where(AuditEvent.request_id == request_id)
+        events = list(db.session.scalars(query))
+        db.session.expunge_all()
+        return events
+
+
+def audit_details(app: Flask, action: str, *, request_id: int | None = None) -> list[dict]:
+    """The details of `action`'s events, in log order."""
+    return [json.loads(event.details) for event in audit_events(app, action, request_id=request_id)]
+
+
+def request_events(app: Flask) -> list[AuditEvent]:
+    return audit_events(app, "request.%")

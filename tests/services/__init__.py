@@ -1,0 +1,1 @@
+"""Rules called directly, without HTTP, one folder per area of moderation_app/services."""

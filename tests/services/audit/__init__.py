@@ -1,0 +1,1 @@
+"""The audit log's hash chain and its guards (services/audit)."""

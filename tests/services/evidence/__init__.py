@@ -1,0 +1,1 @@
+"""The evidence image pipeline and its store (services/evidence)."""

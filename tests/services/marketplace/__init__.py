@@ -1,0 +1,1 @@
+"""Seller ratings (services/marketplace)."""

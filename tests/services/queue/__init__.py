@@ -1,0 +1,1 @@
+"""The staff queue list and the signals beside a request (services/queue)."""

@@ -1,0 +1,1 @@
+"""Filing, answering and withdrawing; claims; decisions; the timeline (services/requests)."""

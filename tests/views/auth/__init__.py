@@ -1,0 +1,1 @@
+"""Signing in and out, sessions and password confirmation (auth blueprint, sessions.py)."""

@@ -1,0 +1,1 @@
+"""Uploading and serving evidence files over HTTP (evidence blueprint and the upload views)."""

@@ -1,0 +1,1 @@
+"""The seller's pages: reviews, filing requests, answering and withdrawing (seller blueprint)."""

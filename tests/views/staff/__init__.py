@@ -1,0 +1,1 @@
+"""The staff pages: the queue, claims and decisions (staff blueprint)."""
