@@ -6,7 +6,7 @@ PORT   ?= 5000
 FLASK  := $(BIN)/flask --app wsgi
 SECRET_FILE := instance/secret_key
 
-.PHONY: run test test-postgres security migrate db-upgrade seed screenshots bench clean
+.PHONY: run test test-postgres security migrate screenshots bench clean
 
 # Reinstall only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -26,11 +26,12 @@ run: $(VENV)/.installed $(SECRET_FILE)
 	SECRET_KEY=$$(cat $(SECRET_FILE)) FLASK_SESSION_COOKIE_SECURE=false \
 		$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
+# PYTEST_ARGS narrows a run, e.g. PYTEST_ARGS="-m 'not browser'" or PYTEST_ARGS=tests/services.
 test: $(VENV)/.installed
-	$(BIN)/pytest -q -n $${PYTEST_WORKERS:-2}
+	$(BIN)/pytest -q -n $${PYTEST_WORKERS:-2} $(PYTEST_ARGS)
 
 test-postgres: $(VENV)/.installed
-	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q -n $${PYTEST_WORKERS:-2}
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q -n $${PYTEST_WORKERS:-2} $(PYTEST_ARGS)
 
 # Static checks and known vulnerabilities. bandit fails on medium or high severity (it still
 # counts the low ones); pip-audit fails on a known vulnerability in the pinned requirements and
