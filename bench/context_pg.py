@@ -6,11 +6,15 @@ Fills a scratch schema with 2,000 sellers, 200,000 buyers, 1,000,000 orders and 
 requests and 900,000 evidence rows with random perceptual hashes (generate_series, a minute or two), then
 times request_signals() for three requests and each of its statements.
 """
-import os, sys, time
+import os
+import sys
+import time
 from pathlib import Path
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from sqlalchemy import create_engine, text, event
 from flask_migrate import upgrade
+from sqlalchemy import create_engine, event, text
+
 from moderation_app import create_app
 from moderation_app.extensions import db
 

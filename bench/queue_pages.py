@@ -22,8 +22,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from itertools import chain
 from datetime import datetime, timedelta
+from itertools import chain
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,7 +222,12 @@ def run(args: argparse.Namespace) -> None:
     from moderation_app.models.requests import DeletionRequest, Reason, RequestStatus
     from moderation_app.models.users import Role, User
     from moderation_app.services.queue.listing import (
-        QueueFilters, counts_by_reason, decode_cursor, encode_cursor, queue_page, rows_query,
+        QueueFilters,
+        counts_by_reason,
+        decode_cursor,
+        encode_cursor,
+        queue_page,
+        rows_query,
     )
 
     app = create_app({"SESSION_COOKIE_SECURE": False})

@@ -25,11 +25,11 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from moderation_app import create_app  # noqa: E402
+from moderation_app.demo.seed import DEMO_LOGINS, seed_demo  # noqa: E402
 from moderation_app.extensions import db  # noqa: E402
 from moderation_app.models import DeletionRequest, RequestStatus, Review  # noqa: E402
 from moderation_app.services.accounts import find_user  # noqa: E402
 from moderation_app.settings import evidence_store  # noqa: E402
-from moderation_app.demo.seed import DEMO_LOGINS, seed_demo  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

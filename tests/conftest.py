@@ -17,7 +17,10 @@ from moderation_app.services.evidence.images import configure_pillow
 from tests.helpers.accounts import make_user
 from tests.helpers.clients import FormClient, signed_in
 from tests.helpers.database import (
-    TEST_DATABASE_URL, app_on_test_database, create_migrated_database, drop_migrated_database,
+    TEST_DATABASE_URL,
+    app_on_test_database,
+    create_migrated_database,
+    drop_migrated_database,
     raw_sql,
 )
 from tests.helpers.queue import add_seller

@@ -9,8 +9,8 @@ import click
 from flask.cli import AppGroup
 
 from moderation_app.extensions import db
-from moderation_app.settings import evidence_store
 from moderation_app.services.evidence.gc import DEFAULT_MIN_AGE, collect_garbage
+from moderation_app.settings import evidence_store
 
 evidence_cli = AppGroup("evidence", help="Look after the stored evidence files.")
 

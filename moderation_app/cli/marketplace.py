@@ -11,7 +11,10 @@ from moderation_app.demo.seed import DEMO_LOGINS, seed_demo
 from moderation_app.extensions import db
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.marketplace.importer import (
-    ImportStats, apply_batch, parsed_batches, read_lines,
+    ImportStats,
+    apply_batch,
+    parsed_batches,
+    read_lines,
 )
 from moderation_app.settings import evidence_store
 

@@ -9,8 +9,8 @@ from flask.cli import AppGroup
 
 from moderation_app.extensions import db
 from moderation_app.models.users import Role
-from moderation_app.services.errors import DomainError
 from moderation_app.services.accounts import create_user, deactivate, find_user, set_password
+from moderation_app.services.errors import DomainError
 
 users_cli = AppGroup("users", help="Manage desk accounts.")
 

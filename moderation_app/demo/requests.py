@@ -13,10 +13,10 @@ from moderation_app.extensions import db
 from moderation_app.models.marketplace import Review
 from moderation_app.models.requests import DeletionRequest, Reason
 from moderation_app.models.users import User
-from moderation_app.services.requests.filing import refusal_for, submit_request, withdraw_request
+from moderation_app.services.evidence.storage import StagedFiles, prepare_images
 from moderation_app.services.requests.claims import claim
 from moderation_app.services.requests.decisions import Decision, decide
-from moderation_app.services.evidence.storage import StagedFiles, prepare_images
+from moderation_app.services.requests.filing import refusal_for, submit_request, withdraw_request
 from moderation_app.settings import claim_lease, daily_upload_quota, evidence_limits
 
 # Which suspect demo text fits which reason, and what the seller says about it.

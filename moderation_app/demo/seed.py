@@ -10,10 +10,10 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
+from moderation_app.demo.requests import seed_demo_requests
 from moderation_app.models.marketplace import CRITERIA
 from moderation_app.models.users import Role
 from moderation_app.services.accounts import create_user, find_user, set_password
-from moderation_app.demo.requests import seed_demo_requests
 from moderation_app.services.evidence.storage import StagedFiles
 from moderation_app.services.marketplace.importer import ImportStats, apply_batch, parsed_batches
 

@@ -4,7 +4,11 @@ from moderation_app.models.audit import AuditEvent
 from moderation_app.models.evidence import Evidence
 from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, Review
 from moderation_app.models.requests import (
-    DeletionRequest, MessageKind, Reason, RequestMessage, RequestStatus,
+    DeletionRequest,
+    MessageKind,
+    Reason,
+    RequestMessage,
+    RequestStatus,
 )
 from moderation_app.models.users import Role, User
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, scoped_session
 
-from moderation_app.extensions import db
 from moderation_app.database import UTCDateTime
+from moderation_app.extensions import db
 
 GENESIS_HASH = "0" * 64
 

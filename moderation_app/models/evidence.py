@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from moderation_app.extensions import db
 from moderation_app.database import UTCDateTime, utcnow
+from moderation_app.extensions import db
 from moderation_app.models.requests import DeletionRequest, RequestMessage
 from moderation_app.models.users import User
 

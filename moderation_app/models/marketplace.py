@@ -6,12 +6,19 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
-    Boolean, CheckConstraint, Enum, ForeignKey, Index, SmallInteger, String, Text,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from moderation_app.extensions import db
 from moderation_app.database import UTCDateTime, utcnow
+from moderation_app.extensions import db
 from moderation_app.models.users import User, enum_values
 
 EXTERNAL_ID_LENGTH = 64

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from moderation_app.extensions import db
 from moderation_app.database import UTCDateTime, utcnow
+from moderation_app.extensions import db
 from moderation_app.models.marketplace import Review
 from moderation_app.models.users import User, enum_values
 

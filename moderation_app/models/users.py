@@ -11,8 +11,8 @@ from sqlalchemy import Boolean, Enum, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from moderation_app.extensions import db
 from moderation_app.database import UTCDateTime, utcnow
+from moderation_app.extensions import db
 
 # scrypt with OWASP's minimum cost (N=2**16, r=8, p=1).
 PASSWORD_HASH_METHOD = "scrypt:65536:8:1"

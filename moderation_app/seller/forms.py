@@ -7,7 +7,9 @@ from wtforms.validators import DataRequired, Length
 from moderation_app.forms import EnumRadioField, NoNullCharacter
 from moderation_app.models.requests import Reason
 from moderation_app.services.requests.filing import (
-    EXPLANATION_MAX_LENGTH, EXPLANATION_MIN_LENGTH, MESSAGE_MAX_LENGTH,
+    EXPLANATION_MAX_LENGTH,
+    EXPLANATION_MIN_LENGTH,
+    MESSAGE_MAX_LENGTH,
 )
 
 

@@ -8,7 +8,10 @@ from dataclasses import replace
 
 from moderation_app.models.requests import Reason, RequestStatus
 from moderation_app.services.queue.listing import (
-    ASSIGNEE_CHOICES, DEFAULT_ASSIGNEE, DEFAULT_STATUS, QueueFilters,
+    ASSIGNEE_CHOICES,
+    DEFAULT_ASSIGNEE,
+    DEFAULT_STATUS,
+    QueueFilters,
 )
 
 SELLER_SEARCH_MAX_LENGTH = 254  # the longest email the desk stores

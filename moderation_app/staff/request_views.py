@@ -14,16 +14,18 @@ from moderation_app.models.requests import DeletionRequest
 from moderation_app.models.users import STAFF_ROLES, User
 from moderation_app.permissions import role_required
 from moderation_app.services.errors import DomainError, NoSuchRecord
-from moderation_app.services.requests.claims import claim, claim_next, holds, live_holder_id, release
 from moderation_app.services.queue.signals import request_signals
+from moderation_app.services.requests.claims import claim, claim_next, holds, live_holder_id, release
 from moderation_app.services.requests.decisions import (
-    Decision, add_note, decide, recorded_decision,
+    Decision,
+    add_note,
+    decide,
+    recorded_decision,
 )
 from moderation_app.services.requests.timeline import request_evidence, timeline
-from moderation_app.staff.routes import bp
 from moderation_app.settings import claim_lease
 from moderation_app.staff.forms import ActionForm, DecisionForm, NoteForm
-
+from moderation_app.staff.routes import bp
 
 CLAIM_ATTEMPTS = 5
 RACED = ("Another agent changed this request at the same moment. Here it is as it stands now; "

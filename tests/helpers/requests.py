@@ -14,7 +14,13 @@ from sqlalchemy import select
 
 from moderation_app.extensions import db
 from moderation_app.models import (
-    DeletionRequest, MessageKind, Reason, RequestMessage, RequestStatus, Review, User,
+    DeletionRequest,
+    MessageKind,
+    Reason,
+    RequestMessage,
+    RequestStatus,
+    Review,
+    User,
 )
 from moderation_app.services.requests.filing import review_snapshot
 from tests.helpers.clients import FormClient

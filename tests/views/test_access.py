@@ -7,9 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask, url_for
-from werkzeug.routing import IntegerConverter, Rule, UUIDConverter
-
 from sqlalchemy import select
+from werkzeug.routing import IntegerConverter, Rule, UUIDConverter
 
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, Evidence

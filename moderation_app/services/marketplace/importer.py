@@ -18,7 +18,11 @@ from moderation_app.extensions import db
 from moderation_app.models.marketplace import Buyer, Offer, Order, Review
 from moderation_app.models.users import Role, User
 from moderation_app.services.marketplace.lines import (  # noqa: F401  (re-exported for callers)
-    MAX_LINE_BYTES, LineRejected, ReviewLine, parse_line, read_lines,
+    MAX_LINE_BYTES,
+    LineRejected,
+    ReviewLine,
+    parse_line,
+    read_lines,
 )
 
 BATCH_SIZE = 1000

@@ -16,8 +16,8 @@ from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.requests import DeletionRequest, RequestStatus
 from moderation_app.models.users import Role, User
-from moderation_app.services.errors import DomainError
 from moderation_app.services.audit.log import record_event
+from moderation_app.services.errors import DomainError
 
 
 class ClaimRefused(DomainError):

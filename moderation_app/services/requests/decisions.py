@@ -19,13 +19,16 @@ from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
 from moderation_app.models.requests import (
-    DeletionRequest, MessageKind, RequestMessage, RequestStatus,
+    DeletionRequest,
+    MessageKind,
+    RequestMessage,
+    RequestStatus,
 )
 from moderation_app.models.users import User
-from moderation_app.services.errors import DomainError
 from moderation_app.services.audit.log import record_event
-from moderation_app.services.requests.claims import holds, renew
+from moderation_app.services.errors import DomainError
 from moderation_app.services.marketplace.ratings import SellerRating, seller_rating
+from moderation_app.services.requests.claims import holds, renew
 
 NOTE_MAX_LENGTH = 5000
 

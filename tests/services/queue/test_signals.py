@@ -16,13 +16,17 @@ from moderation_app.models.evidence import Evidence, hamming_distance
 from moderation_app.models.marketplace import Review
 from moderation_app.models.requests import DeletionRequest, Reason, RequestStatus
 from moderation_app.models.users import Role, User
-from moderation_app.services.queue import signals as context
 from moderation_app.services.accounts import create_user
+from moderation_app.services.marketplace.importer import ImportStats, apply_batch, parsed_batches
+from moderation_app.services.queue import signals as context
 from moderation_app.services.queue.signals import (
-    GUARANTEED_DISTANCE, IDENTICAL, MAX_MATCHES_PER_FILE, NEAR_DUPLICATE_DISTANCE, SIMILAR,
+    GUARANTEED_DISTANCE,
+    IDENTICAL,
+    MAX_MATCHES_PER_FILE,
+    NEAR_DUPLICATE_DISTANCE,
+    SIMILAR,
     request_signals,
 )
-from moderation_app.services.marketplace.importer import ImportStats, apply_batch, parsed_batches
 
 # Old on purpose: the buyer's window must be anchored on the review, not on today.
 REVIEWED_AT = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

@@ -15,7 +15,11 @@ from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, DeletionRequest, RequestStatus, Role, User
 from moderation_app.services.requests.claims import (
-    ClaimRefused, claim, claim_next, live_holder_id, release,
+    ClaimRefused,
+    claim,
+    claim_next,
+    live_holder_id,
+    release,
 )
 from tests.helpers.accounts import make_user
 from tests.helpers.marketplace import add_review

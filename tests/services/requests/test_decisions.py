@@ -14,12 +14,23 @@ from sqlalchemy import func, select
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models import (
-    AuditEvent, DeletionRequest, MessageKind, RequestMessage, RequestStatus, Review, Role, User,
+    AuditEvent,
+    DeletionRequest,
+    MessageKind,
+    RequestMessage,
+    RequestStatus,
+    Review,
+    Role,
+    User,
 )
 from moderation_app.services.errors import DomainError
 from moderation_app.services.marketplace.ratings import SellerRating
 from moderation_app.services.requests.decisions import (
-    Decision, DecisionRefused, add_note, decide, recorded_decision,
+    Decision,
+    DecisionRefused,
+    add_note,
+    decide,
+    recorded_decision,
 )
 from tests.helpers.accounts import make_user
 from tests.helpers.marketplace import add_review

@@ -15,21 +15,44 @@ from sqlalchemy import func, select
 
 from moderation_app.extensions import db
 from moderation_app.models import (
-    AuditEvent, DeletionRequest, Evidence, MessageKind, OrderStatus, Reason, RequestMessage,
-    RequestStatus, Review, User,
+    AuditEvent,
+    DeletionRequest,
+    Evidence,
+    MessageKind,
+    OrderStatus,
+    Reason,
+    RequestMessage,
+    RequestStatus,
+    Review,
+    User,
 )
 from moderation_app.services.errors import NoSuchRecord
 from moderation_app.services.evidence.storage import (
-    EvidenceRejected, EvidenceStore, PreparedImage, StagedFiles, prepare_images,
+    EvidenceRejected,
+    EvidenceStore,
+    PreparedImage,
+    StagedFiles,
+    prepare_images,
 )
 from moderation_app.services.requests.filing import (
-    RequestClosed, answer_request, refusal_for, review_snapshot, seller_request, seller_review,
-    submit_request, withdraw_request,
+    RequestClosed,
+    answer_request,
+    refusal_for,
+    review_snapshot,
+    seller_request,
+    seller_review,
+    submit_request,
+    withdraw_request,
 )
 from tests.helpers.images import image_bytes
 from tests.helpers.marketplace import add_review, hide_review, set_order_status
 from tests.helpers.requests import (
-    CLOSED, EXPLANATION, OPEN, add_request, ask_for_information, set_holder,
+    CLOSED,
+    EXPLANATION,
+    OPEN,
+    add_request,
+    ask_for_information,
+    set_holder,
 )
 from tests.helpers.stored import NOTHING, audit_details, load, row_counts, stored_files
 

@@ -15,10 +15,16 @@ from tests.helpers.clients import page_text
 from tests.helpers.images import image_bytes
 from tests.helpers.marketplace import add_review
 from tests.helpers.requests import (
-    CLOSED, OPEN, QUESTION, answer, ask_for_information, file_request, set_request_status, submit,
+    CLOSED,
+    OPEN,
+    QUESTION,
+    answer,
+    ask_for_information,
+    file_request,
+    set_request_status,
+    submit,
 )
 from tests.helpers.stored import evidence_rows, request_events, request_state, row_counts, stored_files
-
 
 # --- answering a question ------------------------------------------------------------------------
 

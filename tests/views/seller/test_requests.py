@@ -12,18 +12,30 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from markupsafe import escape
 
-from moderation_app.models import (
-    DeletionRequest, MessageKind, OrderStatus, Reason, RequestMessage, RequestStatus,
-)
 from moderation_app.extensions import db
+from moderation_app.models import (
+    DeletionRequest,
+    MessageKind,
+    OrderStatus,
+    Reason,
+    RequestMessage,
+    RequestStatus,
+)
 from tests.helpers.clients import page_text, page_without_csrf_tokens
 from tests.helpers.images import image_bytes, noisy_png
 from tests.helpers.marketplace import add_review, hide_review, import_reviews, review_line, set_order_status
 from tests.helpers.requests import (
-    CLOSED, EXPLANATION, OPEN, REQUEST_LINK, add_request, answer, ask_for_information, file_request, submit,
+    CLOSED,
+    EXPLANATION,
+    OPEN,
+    REQUEST_LINK,
+    add_request,
+    answer,
+    ask_for_information,
+    file_request,
+    submit,
 )
 from tests.helpers.stored import evidence_rows, load, nothing_stored, request_state, row_counts, stored_files
-
 
 # --- filing a request ----------------------------------------------------------------------------
 
