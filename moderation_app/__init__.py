@@ -9,19 +9,31 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from moderation_app import audit, auth, evidence, health, seller, staff
-from moderation_app import models  # noqa: F401  (every model: complete metadata for Alembic)
+from moderation_app import (
+    audit,
+    auth,
+    evidence,
+    health,
+    models,  # noqa: F401  (every model: complete metadata for Alembic)
+    seller,
+    staff,
+)
 from moderation_app.cli import register as register_cli
 from moderation_app.config import PROJECT_ROOT, base_settings, check_settings
+from moderation_app.database import configure_sqlite
 from moderation_app.extensions import csrf, db, login_manager, migrate
 from moderation_app.models.audit import guard_audit_events
 from moderation_app.permissions import enforce_access
 from moderation_app.services.accounts import load_user_by_session_token
 from moderation_app.services.evidence.images import configure_pillow
-from moderation_app.sessions import enforce_session_lifetime
+from moderation_app.sessions import DeskSessionInterface, enforce_session_lifetime
 from moderation_app.throttle import LoginThrottle
+from moderation_app.transactions import begins_immediately
 from moderation_app.web import (
-    DeskRequest, RowIdConverter, add_security_headers, register_error_handlers,
+    DeskRequest,
+    RowIdConverter,
+    add_security_headers,
+    register_error_handlers,
     register_template_helpers,
 )
 
@@ -67,6 +79,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_user_by_session_token)
+    with app.app_context():
+        configure_sqlite(db.engine, begins_immediately)
 
 
 def configure_libraries() -> None:
@@ -77,6 +91,7 @@ def configure_libraries() -> None:
 
 def register_request_hooks(app: Flask) -> None:
     app.request_class = DeskRequest
+    app.session_interface = DeskSessionInterface()
     # Expiry first, so an expired session meets the access check as an anonymous visitor.
     app.before_request(enforce_session_lifetime)
     app.before_request(enforce_access)

@@ -9,6 +9,8 @@ from pathlib import Path
 from moderation_app.services.evidence.images import DEFAULT_LIMITS, MB
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Connections kept open for SQLite; more are opened when needed (see engine_options).
+SQLITE_POOL_SIZE = 20
 
 
 class ConfigError(RuntimeError):
@@ -34,15 +36,26 @@ def _list_from_env(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def engine_options(database_url: str) -> dict[str, object]:
+    # hide_parameters: a query's values (session tokens, password hashes) never reach an
+    # error message, so never a log line or a traceback.
+    options: dict[str, object] = {"pool_pre_ping": True, "hide_parameters": True}
+    if database_url.startswith("sqlite:///") and ":memory:" not in database_url:
+        # The threaded server's requests may all wait for the write lock at once, each holding a
+        # connection: the default cap (5 + 10 overflow) turned the 16th into a 500. A SQLite
+        # connection costs a file open, so there is no cap. (NullPool crashed CPython 3.11's
+        # sqlite3 under the load test: segfaults when connections were closed under load.)
+        options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=-1)
+    return options
+
+
 def base_settings(instance_path: str) -> dict[str, object]:
     """Defaults that hold everywhere; the environment and FLASK_* variables override them."""
+    database_url = normalize_database_url(
+        os.environ.get("DATABASE_URL") or default_database_url(instance_path))
     return {
-        "SQLALCHEMY_DATABASE_URI": normalize_database_url(
-            os.environ.get("DATABASE_URL") or default_database_url(instance_path)
-        ),
-        # hide_parameters: a query's values (session tokens, password hashes) never reach an
-        # error message, so never a log line or a traceback.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(PROJECT_ROOT / "uploads"),
         # Cookies: secure unless a plain-http local run says otherwise.
@@ -78,6 +91,10 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "EVIDENCE_MAX_FILES": DEFAULT_LIMITS.max_files,
         "EVIDENCE_MAX_TOTAL_BYTES": DEFAULT_LIMITS.max_total_bytes,
         "EVIDENCE_MAX_PIXELS": DEFAULT_LIMITS.max_pixels,
+        # All files of one upload together: bounds the decoding work one request can ask for.
+        "EVIDENCE_MAX_TOTAL_PIXELS": DEFAULT_LIMITS.max_total_pixels,
+        # Files per seller per 24 hours, stored or refused: a refused upload cost the server as
+        # much to check, so it counts as if it had been stored (see seller/uploads.py).
         "EVIDENCE_DAILY_QUOTA": 60,
         "MAX_CONTENT_LENGTH": DEFAULT_LIMITS.max_total_bytes + MB,
         "MAX_FORM_PARTS": 100,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
@@ -81,3 +82,29 @@ def is_database_unreachable(error: DBAPIError) -> bool:
     # psycopg's InterfaceError also covers misuse (a closed cursor): a bug, not an outage.
     return isinstance(error, (OperationalError, InterfaceError)) and any(
         marker in str(error.orig).lower() for marker in CONNECTION_LOST_MARKERS)
+
+
+# How long a SQLite writer waits for the write lock before giving up ("database is locked").
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def configure_sqlite(engine: Engine, begins_immediately: Callable[[], bool]) -> None:
+    """SQLite that serves a team: write-ahead log (readers never wait for the writer), a busy
+    timeout, and transactions begun by us, IMMEDIATE when `begins_immediately()` says they will
+    write, so writers queue for the lock instead of failing midway (see transactions.py).
+    Does nothing for other databases."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        # The driver's own transaction handling would BEGIN (deferred) behind our back.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if begins_immediately() else "BEGIN")

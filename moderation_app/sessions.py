@@ -13,12 +13,15 @@ from datetime import timedelta
 from functools import wraps
 from typing import TypeVar
 
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import current_user, logout_user
+from werkzeug.wrappers import Response
 
 from moderation_app.extensions import db
 from moderation_app.security_log import log_security_event
 from moderation_app.services.audit.log import record_event
+from moderation_app.transactions import writing
 
 View = TypeVar("View", bound=Callable[..., object])
 
@@ -73,8 +76,9 @@ def enforce_session_lifetime() -> None:
             session[LAST_SEEN_AT] = now
         return
     user = current_user._get_current_object()
-    record_event("auth.session_expired", actor=user, details={"reason": reason})
-    db.session.commit()
+    with writing():
+        record_event("auth.session_expired", actor=user, details={"reason": reason})
+        db.session.commit()
     log_security_event("session_expired", reason=reason)
     logout_user()
     session.clear()
@@ -99,3 +103,22 @@ def recent_login_required(view: View) -> View:
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+_DISCARD = "discard_session_changes"
+
+
+class DeskSessionInterface(SecureCookieSessionInterface):
+    """Signed cookies, as Flask's, but a request that ended in an error sends no cookie: the
+    browser keeps the session it came with. A sign-in whose audit event failed to commit must
+    not leave anyone signed in, and the same holds for every other change to the session."""
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if g.get(_DISCARD):
+            return
+        super().save_session(app, session, response)
+
+
+def discard_session_changes() -> None:
+    """Called by the error handlers: this request's changes to the session are not sent."""
+    g.setdefault(_DISCARD, True)

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from alembic.migration import MigrationContext
 from flask import Flask
 
 from moderation_app import create_app
-from moderation_app.config import ConfigError, normalize_database_url
+from moderation_app.config import SQLITE_POOL_SIZE, ConfigError, normalize_database_url
 from moderation_app.extensions import db
 from moderation_app.permissions import public
 from tests.helpers.clients import signed_in
@@ -245,3 +246,14 @@ def test_models_match_the_migrations(app):
         diff = compare_metadata(context, db.metadata)
 
     assert diff == []
+
+
+def test_a_sqlite_file_has_no_cap_on_connections_waiting_for_the_lock(environment, tmp_path):
+    environment.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'desk.sqlite3'}")
+    app = app_from_environment()
+
+    with app.app_context(), ExitStack() as held:
+        # As many requests as the threaded server may have waiting at once, each holding one.
+        connections = [held.enter_context(db.engine.connect()) for _ in range(4 * SQLITE_POOL_SIZE)]
+        assert all(not connection.closed for connection in connections)
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["hide_parameters"] is True

@@ -33,7 +33,7 @@ LAYERS = {
     "services": "services",
     "config": "settings", "settings": "settings",
     "web": "web", "permissions": "web", "sessions": "web", "throttle": "web",
-    "security_log": "web", "forms": "web",
+    "security_log": "web", "forms": "web", "transactions": "web",
     "auth": "blueprint", "seller": "blueprint", "staff": "blueprint", "evidence": "blueprint",
     "audit": "blueprint", "health": "blueprint",
     "cli": "cli",

@@ -14,17 +14,21 @@ from moderation_app.auth.forms import ConfirmPasswordForm, LoginForm
 from moderation_app.extensions import db
 from moderation_app.models.users import Role
 from moderation_app.permissions import home_endpoint_for, public, role_required
-from moderation_app.services.accounts import authenticate, sign_out
 from moderation_app.security_log import log_security_event
+from moderation_app.services.accounts import (
+    SignInAttempt,
+    check_password,
+    identify,
+    record_failed_sign_in,
+    record_sign_in,
+    sign_out,
+)
 from moderation_app.services.audit.log import record_event
 from moderation_app.sessions import confirm_password, start_session
 from moderation_app.throttle import login_throttle
+from moderation_app.transactions import reads_first, writing
 
 bp = Blueprint("auth", __name__)
-
-
-def _attempted_email() -> str:
-    return request.form.get("email", "").strip().lower()[:254]
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -41,65 +45,72 @@ def is_safe_next(target: str | None) -> bool:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@reads_first
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for(home_endpoint_for(current_user.role)))
     form = LoginForm()
-    if form.validate_on_submit():
-        throttle = login_throttle()
-        address = request.remote_addr or "unknown"
-        retry_after = throttle.retry_after(form.email.data, address)
-        if retry_after is not None:
-            # Refused before the password is even checked, so guessing on gains nothing.
-            raise TooManyRequests(retry_after=retry_after)
-        user = authenticate(form.email.data, form.password.data)
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form)
+    attempt = identify(form.email.data)
+    throttle = login_throttle()
+    address = request.remote_addr or "unknown"
+    retry_after = throttle.attempt(attempt.throttle_key, address)
+    if retry_after is not None:
+        # Refused before the password is even checked, so guessing on gains nothing.
+        raise TooManyRequests(retry_after=retry_after)
+    user = check_password(attempt.user, form.password.data)
+    with writing():
         if user is None:
-            throttle.record_failure(form.email.data, address)
-            record_event("auth.login_failed", actor_email=_attempted_email() or "(blank)",
-                         actor_role="anonymous", details={"remote_addr": request.remote_addr})
-            db.session.commit()
-            log_security_event("login_failed", attempted_email=_attempted_email())
-            form.password.errors.append("Email or password is not correct.")
-            return render_template("auth/login.html", form=form), 200
-        # A fresh session: nothing planted before login survives it.
-        session.clear()
-        login_user(user)
-        start_session()
-        record_event("auth.login", actor=user, details={"remote_addr": request.remote_addr})
+            throttle.failed(address)
+            record_failed_sign_in(attempt, remote_addr=request.remote_addr)
+        else:
+            record_sign_in(user, form.password.data, remote_addr=request.remote_addr)
         db.session.commit()
-        target = request.args.get("next")
-        return redirect(target if is_safe_next(target) else url_for(home_endpoint_for(user.role)))
-    return render_template("auth/login.html", form=form)
+    if user is None:
+        log_security_event("login_failed", attempted_email=attempt.email)
+        form.password.errors.append("Email or password is not correct.")
+        return render_template("auth/login.html", form=form), 200
+    throttle.succeeded(attempt.throttle_key)
+    # Only now that the sign-in is on the record, and in a fresh session: nothing planted
+    # before login survives it.
+    session.clear()
+    login_user(user)
+    start_session()
+    target = request.args.get("next")
+    return redirect(target if is_safe_next(target) else url_for(home_endpoint_for(user.role)))
 
 
 @bp.route("/reauthenticate", methods=["GET", "POST"])
 @role_required(Role.SELLER, Role.AGENT, Role.MANAGER)
+@reads_first
 def reauthenticate() -> ResponseReturnValue:
     """Asks for the password again before a sensitive action (see sessions.recent_login_required)."""
     form = ConfirmPasswordForm()
     target = request.args.get("next")
-    if form.validate_on_submit():
-        user = current_user._get_current_object()
-        throttle = login_throttle()
-        address = request.remote_addr or "unknown"
-        retry_after = throttle.retry_after(user.email, address)
-        if retry_after is not None:
-            raise TooManyRequests(retry_after=retry_after)
-        if not user.check_password(form.password.data):
-            # Counts against the same throttle as sign-in: a stolen session cannot guess on.
-            throttle.record_failure(user.email, address)
-            record_event("auth.reauthentication_failed", actor=user,
-                         details={"remote_addr": request.remote_addr})
-            db.session.commit()
-            log_security_event("reauthentication_failed")
-            form.password.errors.append("That password is not correct.")
-            return render_template("auth/reauthenticate.html", form=form), 200
-        confirm_password()
-        record_event("auth.reauthenticated", actor=user,
-                     details={"remote_addr": request.remote_addr})
+    if not form.validate_on_submit():
+        return render_template("auth/reauthenticate.html", form=form)
+    user = current_user._get_current_object()
+    attempt = SignInAttempt(user.email, user, user.id)
+    throttle = login_throttle()
+    address = request.remote_addr or "unknown"
+    # The same throttle as sign-in: a stolen session cannot guess on.
+    retry_after = throttle.attempt(attempt.throttle_key, address)
+    if retry_after is not None:
+        raise TooManyRequests(retry_after=retry_after)
+    confirmed = check_password(user, form.password.data) is not None
+    with writing():
+        record_event("auth.reauthenticated" if confirmed else "auth.reauthentication_failed",
+                     actor=user, details={"remote_addr": request.remote_addr})
         db.session.commit()
-        return redirect(target if is_safe_next(target) else url_for(home_endpoint_for(user.role)))
-    return render_template("auth/reauthenticate.html", form=form)
+    if not confirmed:
+        throttle.failed(address)
+        log_security_event("reauthentication_failed")
+        form.password.errors.append("That password is not correct.")
+        return render_template("auth/reauthenticate.html", form=form), 200
+    throttle.succeeded(attempt.throttle_key)
+    confirm_password()
+    return redirect(target if is_safe_next(target) else url_for(home_endpoint_for(user.role)))
 
 
 @bp.route("/logout", methods=["POST"])

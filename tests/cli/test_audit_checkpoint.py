@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, Role
-from moderation_app.services.audit.log import event_hash, verify_chain
 from moderation_app.services.audit.checkpoint import KEY_SETTING
+from moderation_app.services.audit.log import event_hash, verify_chain
 from tests.helpers.accounts import make_user
 from tests.helpers.database import raw_sql
 
@@ -144,10 +144,10 @@ def test_verify_catches_a_log_rewritten_before_the_checkpoint(logged, runner, ch
                                                              without_triggers):
     make_checkpoint(runner, checkpoint_file)
     # A careful forger changes event 2 and re-hashes every event after it: the chain holds.
+    previous, rows = stored_hash(logged, 1), []
     with logged.app_context():
         events = db.session.scalars(select(AuditEvent).where(AuditEvent.id >= 2)
                                     .order_by(AuditEvent.id)).all()
-        previous, rows = stored_hash(logged, 1), []
         for event in events:
             db.session.expunge(event)
             if event.id == 2:

@@ -9,8 +9,8 @@ the kill is chosen three ways, in turn:
   flight then too (the upload is mostly decoding and re-encoding images at that point);
 - files k/6: once the upload has written k of its six files (three images, three thumbnails), k at
   random: its request row is flushed and its files are being written, nothing is committed yet;
-- journal (SQLite only; timed on PostgreSQL): as soon as a write transaction creates the database's
-  rollback journal, i.e. in the middle of the decision's transaction.
+- wal (SQLite only; timed on PostgreSQL): as soon as a transaction's pages reach the database's
+  write-ahead log, i.e. in the middle of a commit.
 
 Whatever a kill interrupted, only whole changes may remain, checked directly in the database: each
 request has its evidence and its `request.submitted` event; its status is the one its audit events
@@ -48,12 +48,19 @@ from sqlalchemy import select
 
 from moderation_app.extensions import db
 from moderation_app.models import (
-    AuditEvent, DeletionRequest, Evidence, MessageKind, Reason, RequestMessage, RequestStatus, User,
+    AuditEvent,
+    DeletionRequest,
+    Evidence,
+    MessageKind,
+    Reason,
+    RequestMessage,
+    RequestStatus,
+    User,
 )
 from moderation_app.services.audit.log import verify_chain
+from moderation_app.services.evidence.storage import EvidenceStore, prepare_images
 from moderation_app.services.requests.claims import claim
 from moderation_app.services.requests.filing import seller_review, submit_request
-from moderation_app.services.evidence.storage import EvidenceStore, prepare_images
 from tests.helpers.accounts import PASSWORD
 from tests.helpers.clients import CSRF_INPUT
 from tests.helpers.database import engine_options
@@ -487,10 +494,13 @@ class Desk:
                 time.sleep(max(0.0, kill_at - self.rng.uniform(0, 1.5) * usual_decision))
                 deciding = pool.submit(_outcome, decision)
                 time.sleep(max(0.0, started + kill_at - time.monotonic()))
-            elif mode == "journal":
-                deciding = pool.submit(_outcome, decision)
+            elif mode == "wal":
                 database = self.app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-                _wait_for(Path(database + "-journal").exists, started + 3 * usual_upload + 2)
+                wal = Path(database + "-wal")
+                size_before = wal.stat().st_size if wal.exists() else 0
+                deciding = pool.submit(_outcome, decision)
+                _wait_for(lambda: wal.exists() and wal.stat().st_size != size_before,
+                          started + 3 * usual_upload + 2)
                 time.sleep(self.rng.uniform(0, 0.002))
             else:  # after the upload has written this many of its files (image, thumbnail, ...)
                 deciding = pool.submit(_outcome, decision)
@@ -514,7 +524,7 @@ def test_sigkill_during_uploads_and_decisions_leaves_only_whole_changes(
     desk = Desk(app, server, random.Random(SEED), seller, agent, reviews[:ROUNDS + 2], to_decide)
     usual_upload, usual_decision = desk.usual_durations()
     on_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:")
-    modes = ["timed", "files", "journal" if on_sqlite else "timed"]
+    modes = ["timed", "files", "wal" if on_sqlite else "timed"]
 
     rounds = [desk.killed_round(modes[number % len(modes)], usual_upload, usual_decision)
               for number in range(ROUNDS)]

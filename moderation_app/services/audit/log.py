@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, select, text
+from sqlalchemy.exc import IntegrityError
 
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
@@ -46,11 +47,29 @@ def event_hash(event: Any) -> str:
     return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
+# SQLite: an appender whose transaction began deferred may read a head another appender then
+# moves; the primary key turns that into an IntegrityError instead of a fork, and the append is
+# tried again from the new head (writers normally begin IMMEDIATE and never get here).
+APPEND_ATTEMPTS = 3
+
+
 def _lock_chain_head() -> None:
-    # PostgreSQL: one appender at a time until commit. SQLite serialises writers itself, and a
-    # racing appender that read a stale head collides on the primary key rather than forking.
+    # PostgreSQL: one appender at a time until commit.
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+
+
+def _chain_head() -> Row | None:
+    return db.session.execute(
+        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+
+
+def _next_event(head: Row | None, **columns: Any) -> AuditEvent:
+    event = AuditEvent(id=(head.id + 1) if head else 1, occurred_at=utcnow(),
+                       prev_hash=head.hash if head else GENESIS_HASH, **columns)
+    event.hash = event_hash(event)
+    return event
 
 
 def record_event(
@@ -64,26 +83,33 @@ def record_event(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain in the caller's transaction."""
+    columns = {
+        "actor_id": actor.id if actor else None,
+        "actor_email": actor_email or (actor.email if actor else SYSTEM_ACTOR),
+        "actor_role": actor_role or (actor.role.value if actor else SYSTEM_ACTOR),
+        "action": action,
+        "request_id": request_id,
+        "review_id": review_id,
+        "details": canonical_json(details or {}),
+    }
     _lock_chain_head()
-    head = db.session.execute(
-        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).first()
-    event = AuditEvent(
-        id=(head.id + 1) if head else 1,
-        occurred_at=utcnow(),
-        actor_id=actor.id if actor else None,
-        actor_email=actor_email or (actor.email if actor else SYSTEM_ACTOR),
-        actor_role=actor_role or (actor.role.value if actor else SYSTEM_ACTOR),
-        action=action,
-        request_id=request_id,
-        review_id=review_id,
-        details=canonical_json(details or {}),
-        prev_hash=head.hash if head else GENESIS_HASH,
-    )
-    event.hash = event_hash(event)
-    db.session.add(event)
-    db.session.flush()
-    return event
+    if db.session.get_bind().dialect.name != "sqlite":
+        event = _next_event(_chain_head(), **columns)
+        db.session.add(event)
+        db.session.flush()
+        return event
+    db.session.flush()  # the caller's own changes first: their errors are theirs, not retried
+    attempt = 1
+    while True:
+        event = _next_event(_chain_head(), **columns)
+        try:
+            with db.session.begin_nested():  # a savepoint: a collision undoes only this event
+                db.session.add(event)
+            return event
+        except IntegrityError:
+            if attempt == APPEND_ATTEMPTS:
+                raise
+            attempt += 1
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, Role
 from moderation_app.models.audit import GENESIS_HASH, AuditLogIsAppendOnly
-from moderation_app.services.audit.log import event_hash
+from moderation_app.services.audit import log as log_module
+from moderation_app.services.audit.log import event_hash, record_event, verify_chain
 from tests.helpers.accounts import make_user
 from tests.helpers.database import TEST_DATABASE_URL, raw_sql
 
@@ -135,11 +137,8 @@ def test_an_outsiders_script_following_the_docs_verifies_the_same_chain(logged):
     assert result.stdout.startswith("ok: 4 events")
 
 
-@pytest.mark.skipif(not TEST_DATABASE_URL, reason="concurrent writers need PostgreSQL")
 def test_concurrent_appenders_keep_one_unbroken_chain(app):
-    import threading
-
-    from moderation_app.services.audit.log import record_event, verify_chain
+    """PostgreSQL: the advisory lock. SQLite: transactions that write begin IMMEDIATE."""
 
     writers, appends_each = 8, 10
     barrier = threading.Barrier(writers)
@@ -167,3 +166,40 @@ def test_concurrent_appenders_keep_one_unbroken_chain(app):
         result = verify_chain()
     assert result.ok, result.reason
     assert result.count == writers * appends_each
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="PostgreSQL appenders hold a lock: no stale head")
+def test_an_append_that_read_a_stale_head_tries_again_from_the_new_one(logged, monkeypatch):
+    real_head = log_module._chain_head
+    stale = []
+
+    def head_one_behind():
+        head = real_head()
+        if not stale:  # the first read: as if another appender had just moved the head
+            stale.append(head)
+            return db.session.execute(select(AuditEvent.id, AuditEvent.hash)
+                                      .where(AuditEvent.id == head.id - 1)).first()
+        return head
+
+    monkeypatch.setattr(log_module, "_chain_head", head_one_behind)
+    with logged.app_context():
+        event = record_event("test.appended")
+        db.session.commit()
+        assert event.id == 5
+        assert verify_chain().ok
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="PostgreSQL appenders hold a lock: no stale head")
+def test_an_append_gives_up_after_a_bounded_number_of_collisions(logged, monkeypatch):
+    reads = []
+
+    def always_behind():
+        reads.append(1)
+        return db.session.execute(select(AuditEvent.id, AuditEvent.hash)
+                                  .where(AuditEvent.id == 3)).first()
+
+    monkeypatch.setattr(log_module, "_chain_head", always_behind)
+    with logged.app_context():
+        with pytest.raises(IntegrityError):
+            record_event("test.appended")
+    assert len(reads) == log_module.APPEND_ATTEMPTS
