@@ -29,6 +29,7 @@ def evidence_limits() -> EvidenceLimits:
         max_files=config["EVIDENCE_MAX_FILES"],
         max_total_bytes=config["EVIDENCE_MAX_TOTAL_BYTES"],
         max_pixels=config["EVIDENCE_MAX_PIXELS"],
+        max_total_pixels=config["EVIDENCE_MAX_TOTAL_PIXELS"],
     )
 
 

@@ -13,16 +13,17 @@ from flask.globals import request_ctx
 from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import HTTPException, ServiceUnavailable
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import HTTPException, NotFound, ServiceUnavailable
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
 from moderation_app.database import MAX_ROW_ID, is_database_unreachable, is_lock_contention
 from moderation_app.extensions import db
 from moderation_app.models.marketplace import CRITERION_LABELS
+from moderation_app.permissions import PUBLIC, access_for
 from moderation_app.security_log import log_security_event
 from moderation_app.services.errors import NoSuchRecord
+from moderation_app.sessions import discard_session_changes
 
 
 class RowIdConverter(IntegerConverter):
@@ -45,16 +46,37 @@ def accepts_uploads(view: View) -> View:
 
 
 class DeskRequest(Request):
-    """Only multipart posts to an @accepts_uploads view may use the full MAX_CONTENT_LENGTH;
-    every other body (a sign-in, a note, anything sent anywhere else) is capped at
-    MAX_FORM_MEMORY_SIZE as a whole, before it is parsed or spooled to disk."""
+    """Only multipart posts to an @accepts_uploads view, from a user that view admits (a
+    signed-in seller), may use the full MAX_CONTENT_LENGTH; every other body (a sign-in, a note,
+    an anonymous or staff post to an upload view, anything sent anywhere else) is capped at
+    MAX_FORM_MEMORY_SIZE as a whole, before it is parsed or spooled to disk. The CSRF check reads
+    the form before the access check runs: without the user condition, anyone could make the desk
+    read 41 MB only to refuse it."""
 
     @property  # type: ignore[override]
     def max_content_length(self) -> int | None:
         view = current_app.view_functions.get(self.endpoint) if self.endpoint else None
-        if self.mimetype == "multipart/form-data" and getattr(view, UPLOADS_ATTRIBUTE, False):
+        if (self.mimetype == "multipart/form-data" and getattr(view, UPLOADS_ATTRIBUTE, False)
+                and self._admits_current_user()):
             return super().max_content_length
         return current_app.config["MAX_FORM_MEMORY_SIZE"]
+
+    def _admits_current_user(self) -> bool:
+        """Whether the view's access declaration (see permissions) lets the current user in."""
+        access = access_for(self.endpoint, current_app)
+        if access == PUBLIC:
+            return True
+        if not access:
+            return False
+        # Loading a signed-in user may be the request's first query, and the body is yet to be
+        # read: a transaction begun here ends here, so none is open (on SQLite a POST's holds the
+        # write lock) while a client's upload trickles in.
+        began = not db.session().in_transaction()
+        try:
+            return bool(current_user.is_authenticated and current_user.role in access)
+        finally:
+            if began:
+                db.session.rollback()
 
 
 CONTENT_SECURITY_POLICY = (
@@ -148,7 +170,9 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _discard_session() -> None:
-    """Roll back what the request did; with the database gone the rollback itself may fail."""
+    """Roll back what the request did, in the database and in the browser's session (see
+    sessions.DeskSessionInterface); with the database gone the rollback itself may fail."""
+    discard_session_changes()
     try:
         db.session.rollback()
     except DBAPIError:

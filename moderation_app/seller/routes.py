@@ -10,23 +10,39 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from moderation_app.extensions import db
 from moderation_app.models.requests import (
-    FINAL_STATUSES, OPEN_STATUSES, DeletionRequest, Reason, RequestStatus,
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    DeletionRequest,
+    Reason,
+    RequestStatus,
 )
 from moderation_app.models.users import Role, User
 from moderation_app.permissions import role_required
 from moderation_app.seller.forms import AnswerForm, DeletionRequestForm, WithdrawForm
+from moderation_app.seller.uploads import RefusedUploads, log_refusal, prepare_evidence
 from moderation_app.services.errors import DomainError
-from moderation_app.services.requests.filing import (
-    answer_request, check_upload_quota, latest_requests_on, refusal_for, review_snapshot,
-    seller_request, seller_requests, seller_review, submit_request, withdraw_request,
-)
-from moderation_app.settings import daily_upload_quota, evidence_limits, evidence_store, page_size
-from moderation_app.services.evidence.storage import EvidenceRejected, prepare_images
-from moderation_app.web import accepts_uploads
+from moderation_app.services.evidence.storage import EvidenceRejected, PreparedImage
 from moderation_app.services.marketplace.ratings import seller_rating, seller_reviews
+from moderation_app.services.requests.filing import (
+    RequestClosed,
+    answer_request,
+    latest_requests_on,
+    refusal_for,
+    review_snapshot,
+    seller_request,
+    seller_requests,
+    seller_review,
+    submit_request,
+    withdraw_request,
+)
 from moderation_app.services.requests.timeline import request_evidence, timeline
+from moderation_app.settings import daily_upload_quota, evidence_limits, evidence_store, page_size
+from moderation_app.transactions import reads_first, writing
+from moderation_app.web import accepts_uploads
 
 bp = Blueprint("seller", __name__, url_prefix="/seller")
+# Set up with the blueprint, in create_app: the count of each seller's refused uploads.
+bp.record_once(lambda state: RefusedUploads(state.app))
 
 STATUS_FILTERS = {
     "open": OPEN_STATUSES,
@@ -53,12 +69,11 @@ def _uploaded_files(field_name: str) -> list[tuple[str | None, object]]:
             if upload.filename]
 
 
-def _prepare_evidence(seller: User, field_name: str, required: bool):
+def _prepare_evidence(seller: User, field_name: str, required: bool) -> list[PreparedImage]:
     files = _uploaded_files(field_name)
     if not files and not required:
         return []
-    check_upload_quota(seller, len(files), daily_upload_quota())
-    return prepare_images(files, evidence_limits())
+    return prepare_evidence(seller, files, limits=evidence_limits(), quota=daily_upload_quota())
 
 
 @bp.route("/reviews")
@@ -80,6 +95,7 @@ def reviews() -> str:
 @bp.route("/reviews/<review_id>/deletion-request", methods=["GET", "POST"])
 @role_required(Role.SELLER)
 @accepts_uploads
+@reads_first  # decoding screenshots takes seconds: not while holding SQLite's write lock
 def new_request(review_id: str) -> ResponseReturnValue:
     seller = _seller()
     review = seller_review(seller, review_id)
@@ -88,13 +104,15 @@ def new_request(review_id: str) -> ResponseReturnValue:
     if refusal is None and form.validate_on_submit():
         try:
             images = _prepare_evidence(seller, form.evidence.name, required=True)
-            with evidence_store().transaction() as staged:
+            # The rules are checked again inside, on the request as it stands now.
+            with writing(), evidence_store().transaction() as staged:
                 deletion_request = submit_request(seller, review, Reason(form.reason.data),
                                                   form.explanation.data, images, staged,
                                                   daily_quota=daily_upload_quota())
                 db.session.commit()  # last statement in the block: a failed commit removes the files
         except EvidenceRejected as error:
             db.session.rollback()
+            log_refusal(seller, error)
             form.evidence.errors = [str(error)]
         except IntegrityError:
             # Another request for this review was opened at the same moment.
@@ -150,6 +168,7 @@ def request_detail(request_id: int) -> ResponseReturnValue:
 @bp.route("/requests/<int:request_id>/evidence", methods=["POST"])
 @role_required(Role.SELLER)
 @accepts_uploads
+@reads_first
 def answer(request_id: int) -> ResponseReturnValue:
     seller = _seller()
     deletion_request = seller_request(seller, request_id)
@@ -162,15 +181,17 @@ def answer(request_id: int) -> ResponseReturnValue:
         return _render_detail(deletion_request, form, status=422)
     try:
         images = _prepare_evidence(seller, form.evidence.name, required=False)
-        with evidence_store().transaction() as staged:
+        with writing(), evidence_store().transaction() as staged:
             answer_request(seller, deletion_request, form.message.data, images, staged,
                            daily_quota=daily_upload_quota())
             db.session.commit()
     except EvidenceRejected as error:
         db.session.rollback()
+        log_refusal(seller, error)
         form.evidence.errors = [str(error)]
         return _render_detail(deletion_request, form, status=422)
-    except StaleDataError:
+    except (StaleDataError, RequestClosed):
+        # Withdrawn, or decided, while the screenshots were being checked.
         db.session.rollback()
         flash(CHANGED_MEANWHILE, "error")
         return redirect(url_for(".request_detail", request_id=request_id), 303)

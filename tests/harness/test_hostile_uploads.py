@@ -37,7 +37,7 @@ from tests.helpers.clients import FormClient, page_text, signed_in
 from tests.helpers.database import app_on_test_database
 from tests.helpers.images import encode, picture, png, png_chunk
 from tests.helpers.marketplace import add_review
-from tests.helpers.requests import EXPLANATION, submitted_id
+from tests.helpers.requests import EXPLANATION, submit, submitted_id
 from tests.helpers.stored import evidence_rows, row_counts, stored_files
 
 STORED_NAME = re.compile(r"[0-9a-f]{32}\.(png|jpg)")
@@ -168,6 +168,12 @@ def png_claiming_65535_square() -> bytes:
 def png_deflating_to_64_megapixels() -> bytes:
     rows = b"".join(b"\x00" + bytes(1000) for _ in range(8000))  # 8000 x 8000, 1 bit per pixel
     return png(8000, 8000, zlib.compress(rows, 9), bit_depth=1)
+
+
+def png_of_40_megapixels_in_5_kb() -> bytes:
+    """6324 x 6324 at 1 bit per pixel, just under the per-file limit: legal, and costly to decode."""
+    rows = b"".join(b"\x00" + bytes(791) for _ in range(6324))
+    return png(6324, 6324, zlib.compress(rows, 9), bit_depth=1)
 
 
 def jpeg_claiming_65500_square() -> bytes:
@@ -568,3 +574,21 @@ def test_refusal_message_shows_the_hostile_name_sanitised_and_escaped(desk, revi
 
     assert_refused(desk, response, before, "b>.png", TOO_MANY_PIXELS)
     assert "<b>bomb" not in page_text(response)
+
+
+@pytest.mark.parametrize("big_files, message", [
+    (9, "Together the screenshots have more than 120 megapixels"),
+    (2, "“tiny.png” is too small to be a screenshot"),
+], ids=["nine-40-megapixel-pngs-then-a-tiny-one", "two-40-megapixel-pngs-then-a-tiny-one"])
+def test_costly_files_refused_together_are_never_decoded(desk, review_id, guard, big_files, message):
+    big = png_of_40_megapixels_in_5_kb()
+    files = [(big, f"big{n}.png") for n in range(big_files)] + [(png(8, 8), "tiny.png")]
+    before = snapshot(desk.app)
+    guard.arm("decode")
+
+    response = submit(desk.client, review_id, files=files)
+
+    assert guard.trips == []
+    assert response.status_code == 422
+    assert str(escape(message)) in page_text(response)
+    assert snapshot(desk.app) == before

@@ -1,10 +1,16 @@
 """One uploaded image, judged by its content and written anew.
 
-Pure Python + Pillow + imagehash on bytes in memory; ``storage`` reads the uploads, applies
-the count and byte limits and stores what ``prepare_image`` returns. Checks run cheapest first, and
-all but the last need no decoding: the file's structure (floods of chunks, markers or blocks;
-progressive JPEG scans), the declared WebP canvas, the type by content (PNG, JPEG, WebP, GIF),
-pixels and sides from the header, animation frames; then frame 0 is decoded in full.
+Pure Python + Pillow + imagehash on bytes in memory; ``storage`` reads the uploads, applies the
+count, byte and per-request pixel limits and stores what ``decode_image`` returns. The checks come in
+two phases, so that a request of many files can be refused before any of them costs a decode:
+
+1. no pixel decoding: ``check_structure`` walks the file's structure (floods of chunks, markers or
+   blocks; progressive JPEG scans) and counts GIF frames; ``check_header`` checks the declared WebP
+   canvas, then has Pillow read the header only: the type by content (PNG, JPEG, WebP, GIF), pixels
+   and sides, animation frames. It returns a ``CheckedImage``.
+2. ``decode_image`` decodes frame 0 of a ``CheckedImage`` in full and re-encodes it.
+
+``prepare_image`` runs both phases for one file.
 
 Re-encoding: JPEG stays JPEG (RGB, quality 90); PNG, GIF and WebP become PNG (alpha kept). EXIF
 orientation is applied; metadata (EXIF, GPS, ICC, comments, text chunks) and anything appended after
@@ -69,6 +75,10 @@ class EvidenceLimits:
     max_files: int = 10
     max_total_bytes: int = 40 * MB
     max_pixels: int = 40_000_000
+    # All files of one request together. Decoding and re-encoding cost 0.04-0.06 s per megapixel
+    # (nine 40 MP PNGs of 5 KB each took 13.7 s and 430 MB), so this bounds an accepted request to
+    # about 5-7 s; ten 4K screenshots (8.3 MP each) still fit.
+    max_total_pixels: int = 120_000_000
     max_frames: int = 1000
     # Smaller than this on either side is not a screenshot.
     min_side: int = 16
@@ -102,104 +112,51 @@ class PreparedImage:
         return len(self.data)
 
 
+@dataclass
+class CheckedImage:
+    """An upload that passed every check short of decoding: what its header says, and Pillow's
+    image with only the header read, which ``decode_image`` goes on with (so no file is parsed
+    twice). ``close()`` it if it is not decoded."""
+
+    name: str
+    format: str  # detected input format: png, jpeg, webp, gif
+    width: int
+    height: int
+    data: bytes = field(repr=False)
+    # None for a WebP: libwebp allocates the whole canvas as soon as Pillow opens the file, so a
+    # WebP is not held open while the other files are checked; it is opened again to be decoded.
+    opened: Image.Image | None = field(default=None, repr=False)
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    def close(self) -> None:
+        opened, self.opened = self.opened, None
+        if opened is not None:
+            opened.close()
+
+
 def prepare_image(name: str, data: bytes, limits: EvidenceLimits = DEFAULT_LIMITS) -> PreparedImage:
     """Checks, decodes and re-encodes one upload (``name`` is for messages only); raises
-    EvidenceRejected with a message for the seller."""
-    if PngImagePlugin.MAX_TEXT_CHUNK > PNG_MAX_TEXT_CHUNK:
-        raise RuntimeError("Pillow is not configured for evidence; call configure_pillow() "
-                           "(create_app does)")
-    if not data:
-        raise EvidenceRejected(f"“{name}” is empty.", name)
-    image, detected = _decode_first_frame(name, data, limits)
-    if detected == "jpeg":
-        stored = _encode(image, "JPEG", quality=JPEG_QUALITY)
-        extension = ".jpg"
-    else:
-        stored = _encode(image, "PNG")
-        extension = ".png"
-    flat = _on_white(image)
-    thumbnail = flat.copy()
-    thumbnail.thumbnail(THUMBNAIL_BOX, Image.Resampling.LANCZOS)
-    return PreparedImage(
-        original_filename=name,
-        format=detected,
-        width=image.width,
-        height=image.height,
-        extension=extension,
-        sha256=hashlib.sha256(stored).hexdigest(),
-        # Hashed without alpha, so a transparent PNG and its flattened JPEG copy still match.
-        perceptual_hash=str(imagehash.phash(flat)),
-        data=stored,
-        thumbnail=_encode(thumbnail, "JPEG", quality=THUMBNAIL_QUALITY),
-    )
+    EvidenceRejected with a message for the seller. ``storage.prepare_images`` does the same for a
+    whole request, each phase for every file before the next."""
+    checked = check_header(name, data, check_structure(name, data, limits), limits)
+    return decode_image(checked, limits)
 
 
-def _decode_first_frame(
-    name: str, data: bytes, limits: EvidenceLimits
-) -> tuple[Image.Image, str]:
-    """Frame 0, oriented and converted to RGB/RGBA with no metadata, and the input format."""
-    max_pixels = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
-    too_many_pixels = EvidenceRejected(
-        f"“{name}” has too many pixels; the limit is {max_pixels / 1e6:.3g} megapixels.", name
-    )
-    unreadable = EvidenceRejected(f"“{name}” is damaged or incomplete and could not be read.", name)
-
-    gif_frames = check_structure(name, data, limits)
-    declared = _declared_webp_size(data)
-    if declared and declared[0] * declared[1] > max_pixels:
-        raise too_many_pixels
-    try:
-        # Content decides; the name and the declared content type are never consulted.
-        source = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except UnidentifiedImageError:
-        raise EvidenceRejected(f"“{name}” is not a PNG, JPEG, WebP or GIF image.", name) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise too_many_pixels from None
-    except Exception as error:  # hostile headers make Pillow raise all sorts; each one means refuse
-        raise unreadable from error
-
-    with source:
-        width, height = source.size  # from the header; nothing is decoded yet
-        if width * height > max_pixels:
-            raise too_many_pixels
-        if min(width, height) < limits.min_side:
-            raise EvidenceRejected(
-                f"“{name}” is too small to be a screenshot "
-                f"(at least {limits.min_side}×{limits.min_side} pixels).",
-                name,
-            )
-        # PNG (acTL), WebP and MPO state their frame count in the header. Pillow's n_frames for GIF
-        # parses every frame, so GIF frames were counted with the structure, up to the limit.
-        frames = gif_frames if source.format == "GIF" else getattr(source, "n_frames", 1)
-        if frames > limits.max_frames:
-            raise EvidenceRejected(
-                f"“{name}” has too many animation frames; the limit is {limits.max_frames}.", name
-            )
-        # A global someone else may have flipped: with it on, Pillow pads truncated files with grey.
-        if ImageFile.LOAD_TRUNCATED_IMAGES:
-            raise RuntimeError(
-                "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on; evidence uploads refuse to run"
-            )
-        # MPO is a JPEG with more pictures after the first.
-        detected = "jpeg" if source.format == "MPO" else source.format.lower()
-        try:
-            source.load()  # decodes frame 0 only; verify() alone would not catch bad pixel data
-            ImageOps.exif_transpose(source, in_place=True)
-            mode = "RGBA" if detected != "jpeg" and source.has_transparency_data else "RGB"
-            image = source.convert(mode)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise too_many_pixels from None
-        except Exception as error:
-            raise unreadable from error
-    # convert() copies info, and Pillow's encoders write comment, ICC profile and transparency back
-    # from it; a pixel-only image is what we store.
-    image.info.clear()
-    return image, detected
+def pixel_limit(limits: EvidenceLimits) -> int:
+    """The most pixels one file may have: within the per-file and per-request limits, and never
+    past Pillow's own threshold (see configure_pillow)."""
+    return min(limits.max_pixels, limits.max_total_pixels,
+               Image.MAX_IMAGE_PIXELS or limits.max_pixels)
 
 
 def check_structure(name: str, data: bytes, limits: EvidenceLimits) -> int:
-    """Refuses files whose structure alone would cost minutes to read; returns the GIF frame count
-    (0 for other formats), which comes from the same walk."""
+    """Refuses empty files and files whose structure alone would cost minutes to read; returns the
+    GIF frame count (0 for other formats), which comes from the same walk."""
+    if not data:
+        raise EvidenceRejected(f"“{name}” is empty.", name)
     too_costly = EvidenceRejected(
         f"“{name}” is built in an unusual way that would take too long to read; "
         "save it again as PNG or JPEG and attach that copy.",
@@ -217,6 +174,122 @@ def check_structure(name: str, data: bytes, limits: EvidenceLimits) -> int:
     if parts > limits.max_parts:
         raise too_costly
     return frames
+
+
+def check_header(name: str, data: bytes, gif_frames: int, limits: EvidenceLimits) -> CheckedImage:
+    """The type by content, sides, pixels and animation frames, from the header: nothing is
+    decoded. ``gif_frames`` is what ``check_structure`` returned for these bytes."""
+    if PngImagePlugin.MAX_TEXT_CHUNK > PNG_MAX_TEXT_CHUNK:
+        raise RuntimeError("Pillow is not configured for evidence; call configure_pillow() "
+                           "(create_app does)")
+    max_pixels = pixel_limit(limits)
+    declared = _declared_webp_size(data)
+    if declared and declared[0] * declared[1] > max_pixels:
+        raise _too_many_pixels(name, max_pixels)
+    source = _open(name, data, max_pixels)
+    try:
+        width, height = source.size  # from the header; nothing is decoded yet
+        if width * height > max_pixels:
+            raise _too_many_pixels(name, max_pixels)
+        if min(width, height) < limits.min_side:
+            raise EvidenceRejected(
+                f"“{name}” is too small to be a screenshot "
+                f"(at least {limits.min_side}×{limits.min_side} pixels).",
+                name,
+            )
+        # PNG (acTL), WebP and MPO state their frame count in the header. Pillow's n_frames for GIF
+        # parses every frame, so GIF frames were counted with the structure, up to the limit.
+        frames = gif_frames if source.format == "GIF" else getattr(source, "n_frames", 1)
+        if frames > limits.max_frames:
+            raise EvidenceRejected(
+                f"“{name}” has too many animation frames; the limit is {limits.max_frames}.", name
+            )
+    except BaseException:
+        source.close()
+        raise
+    # MPO is a JPEG with more pictures after the first.
+    detected = "jpeg" if source.format == "MPO" else source.format.lower()
+    checked = CheckedImage(name, detected, width, height, data, source)
+    if detected == "webp":
+        checked.close()
+    return checked
+
+
+def decode_image(checked: CheckedImage, limits: EvidenceLimits = DEFAULT_LIMITS) -> PreparedImage:
+    """Decodes frame 0 of a checked upload in full and re-encodes it (see the module docstring);
+    closes ``checked``. Truncated or corrupt pixel data is refused here."""
+    image = _decode_first_frame(checked, limits)
+    if checked.format == "jpeg":
+        stored = _encode(image, "JPEG", quality=JPEG_QUALITY)
+        extension = ".jpg"
+    else:
+        stored = _encode(image, "PNG")
+        extension = ".png"
+    flat = _on_white(image)
+    thumbnail = flat.copy()
+    thumbnail.thumbnail(THUMBNAIL_BOX, Image.Resampling.LANCZOS)
+    return PreparedImage(
+        original_filename=checked.name,
+        format=checked.format,
+        width=image.width,
+        height=image.height,
+        extension=extension,
+        sha256=hashlib.sha256(stored).hexdigest(),
+        # Hashed without alpha, so a transparent PNG and its flattened JPEG copy still match.
+        perceptual_hash=str(imagehash.phash(flat)),
+        data=stored,
+        thumbnail=_encode(thumbnail, "JPEG", quality=THUMBNAIL_QUALITY),
+    )
+
+
+def _too_many_pixels(name: str, max_pixels: int) -> EvidenceRejected:
+    return EvidenceRejected(
+        f"“{name}” has too many pixels; the limit is {max_pixels / 1e6:.3g} megapixels.", name
+    )
+
+
+def _unreadable(name: str) -> EvidenceRejected:
+    return EvidenceRejected(f"“{name}” is damaged or incomplete and could not be read.", name)
+
+
+def _open(name: str, data: bytes, max_pixels: int) -> Image.Image:
+    """Pillow's image with its header read."""
+    try:
+        # Content decides; the name and the declared content type are never consulted.
+        return Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except UnidentifiedImageError:
+        raise EvidenceRejected(f"“{name}” is not a PNG, JPEG, WebP or GIF image.", name) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_many_pixels(name, max_pixels) from None
+    except Exception as error:  # hostile headers make Pillow raise all sorts; each one means refuse
+        raise _unreadable(name) from error
+
+
+def _decode_first_frame(checked: CheckedImage, limits: EvidenceLimits) -> Image.Image:
+    """Frame 0, oriented and converted to RGB/RGBA with no metadata."""
+    max_pixels = pixel_limit(limits)
+    source, checked.opened = checked.opened, None
+    if source is None:
+        source = _open(checked.name, checked.data, max_pixels)
+    with source:
+        # A global someone else may have flipped: with it on, Pillow pads truncated files with grey.
+        if ImageFile.LOAD_TRUNCATED_IMAGES:
+            raise RuntimeError(
+                "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on; evidence uploads refuse to run"
+            )
+        try:
+            source.load()  # decodes frame 0 only; verify() alone would not catch bad pixel data
+            ImageOps.exif_transpose(source, in_place=True)
+            mode = "RGBA" if checked.format != "jpeg" and source.has_transparency_data else "RGB"
+            image = source.convert(mode)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _too_many_pixels(checked.name, max_pixels) from None
+        except Exception as error:
+            raise _unreadable(checked.name) from error
+    # convert() copies info, and Pillow's encoders write comment, ICC profile and transparency back
+    # from it; a pixel-only image is what we store.
+    image.info.clear()
+    return image
 
 
 def _png_chunk_count(data: bytes, stop: int) -> int:

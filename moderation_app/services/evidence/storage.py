@@ -3,9 +3,15 @@
 No request objects, no database. Two steps, so that nothing is written unless every file of a
 request is good:
 
-1. ``prepare_images(files, limits)`` reads each upload (at most its limit + 1 byte) and checks the
-   count and byte limits, then ``evidence_images.prepare_image`` judges each by content, checks it
-   before decoding and re-encodes it in memory without metadata or appended bytes.
+1. ``prepare_images(files, limits)`` judges the whole request cheapest first, and decodes nothing
+   until every file has passed every check that needs no decoding:
+   a. the count of files; each file read (at most its limit + 1 byte), the total bytes;
+   b. each file's structure walked (``images.check_structure``);
+   c. each file's header read by Pillow (``images.check_header``: type by content, sides, pixels,
+      frames), and the pixels of the files so far against the request's budget;
+   d. only then each file decoded and re-encoded in memory without metadata or appended bytes
+      (``images.decode_image``).
+   A refused request therefore costs reading and header parsing, never a decode.
 2. ``with store.transaction() as staged: staged.save(prepared)`` writes the image and its thumbnail
    under names we choose, mode 0600. If the block raises, every file written in it is deleted. The
    caller adds the ``Evidence`` rows and commits as the *last* statement of the block.
@@ -17,9 +23,10 @@ import logging
 import os
 import re
 import secrets
+import stat
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -31,8 +38,9 @@ from moderation_app.services.evidence.images import (
     EvidenceLimits,
     EvidenceRejected,
     PreparedImage,
+    check_header,
     check_structure,
-    prepare_image,
+    decode_image,
 )
 
 logger = logging.getLogger(__name__)
@@ -73,10 +81,11 @@ def prepare_images(
     files: Sequence[tuple[str | None, IO[bytes]]], limits: EvidenceLimits = DEFAULT_LIMITS
 ) -> list[PreparedImage]:
     """Validates and re-encodes every upload in memory; raises EvidenceRejected for the first bad
-    one.
+    one, and decodes none unless all pass the checks that need no decoding (see the module
+    docstring).
 
     ``files`` are (uploaded name, binary stream) pairs; streams are read from their current
-    position. Byte limits are checked for all files before anything is decoded.
+    position.
     """
     if not files:
         raise EvidenceRejected("Attach at least one screenshot.")
@@ -94,11 +103,24 @@ def prepare_images(
                 "attach fewer at a time."
             )
         uploads.append((name, data))
-    # Every file's structure is walked (cheap) before any is decoded (costly), so one refused
-    # file never comes after seconds spent on the others.
-    for name, data in uploads:
-        check_structure(name, data, limits)
-    return [prepare_image(name, data, limits) for name, data in uploads]
+    # Every walk before any header, every header before any decode: a refused file never comes
+    # after seconds spent on the others.
+    gif_frames = [check_structure(name, data, limits) for name, data in uploads]
+    with ExitStack() as opened:  # headers read and not decoded are closed on the way out
+        checked = []
+        pixels = 0
+        for (name, data), frames in zip(uploads, gif_frames):
+            item = check_header(name, data, frames, limits)
+            opened.callback(item.close)
+            checked.append(item)
+            pixels += item.pixels
+            if pixels > limits.max_total_pixels:
+                raise EvidenceRejected(
+                    f"Together the screenshots have more than "
+                    f"{limits.max_total_pixels / 1e6:.3g} megapixels; attach fewer or smaller "
+                    "ones at a time."
+                )
+        return [decode_image(item, limits) for item in checked]
 
 
 def _read_limited(stream: IO[bytes], limit: int, name: str) -> bytes:
@@ -122,13 +144,54 @@ def _size(n: int) -> str:
 _STORED_NAME = re.compile(r"[0-9a-f]{32}(?:\.png|\.jpg|\.thumb\.jpg)")
 
 
+_warned_roots: set[Path] = set()
+
+
+def _make_private(root: Path) -> None:
+    """Creates ``root`` mode 0700, or tightens an existing one of ours to 0700: a checkout's
+    ``uploads/`` comes from git as 0755, which lets every local account list the evidence.
+    Costs what ``mkdir(exist_ok=True)`` costs (a mkdir and a stat); chmod runs only when the
+    mode is wider, so once."""
+    try:
+        root.mkdir(mode=0o700, parents=True)
+        return
+    except FileExistsError:
+        pass
+    status = root.stat()
+    if not stat.S_ISDIR(status.st_mode):
+        raise NotADirectoryError(f"the evidence directory {root} is not a directory")
+    mode = stat.S_IMODE(status.st_mode)
+    if not mode & 0o077:
+        return
+    if status.st_uid == os.geteuid():
+        try:
+            root.chmod(0o700)
+        except OSError as error:
+            _warn_once(root, "evidence directory %s is mode %04o and could not be made 0700: %s",
+                       root, mode, error)
+        else:
+            logger.warning("evidence directory %s was mode %04o; made it 0700", root, mode)
+        return
+    # Not ours to change: the operator who owns it has to.
+    _warn_once(root, "evidence directory %s is mode %04o and belongs to another user; "
+               "make it 0700", root, mode)
+
+
+def _warn_once(root: Path, message: str, *args: object) -> None:
+    # The store is built per request: one line per directory is enough.
+    if root not in _warned_roots:
+        _warned_roots.add(root)
+        logger.warning(message, *args)
+
+
 class EvidenceStore:
     """Evidence files on local disk under ``root``, named by us, readable only by the app's user."""
 
     def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
-        # An existing directory keeps its mode: that is the operator's decision.
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Absolute: a relative root would mean one place to the writer (the working directory)
+        # and another to Flask's send_file (the app's root path).
+        self.root = Path(root).absolute()
+        _make_private(self.root)
 
     def path_for(self, name: str) -> Path:
         """The path of a stored file. Refuses (ValueError) any name we could not have chosen, so a

@@ -18,13 +18,20 @@ from moderation_app.extensions import db
 from moderation_app.models.evidence import Evidence
 from moderation_app.models.marketplace import Review
 from moderation_app.models.requests import (
-    OPEN_STATUSES, DeletionRequest, MessageKind, Reason, RequestMessage, RequestStatus,
+    OPEN_STATUSES,
+    DeletionRequest,
+    MessageKind,
+    Reason,
+    RequestMessage,
+    RequestStatus,
 )
 from moderation_app.models.users import User
-from moderation_app.services.errors import DomainError, NoSuchRecord
 from moderation_app.services.audit.log import record_event
+from moderation_app.services.errors import DomainError, NoSuchRecord
 from moderation_app.services.evidence.storage import (
-    EvidenceRejected, PreparedImage, StagedFiles,
+    EvidenceRejected,
+    PreparedImage,
+    StagedFiles,
 )
 
 EXPLANATION_MIN_LENGTH = 20
@@ -98,16 +105,19 @@ def refusal_for(review: Review) -> str | None:
 
 # --- quota -------------------------------------------------------------------------------------
 
-def check_upload_quota(seller: User, new_files: int, quota: int) -> None:
-    """At most `quota` files from one seller in 24 hours."""
+def check_upload_quota(seller: User, new_files: int, quota: int, refused: int = 0) -> None:
+    """At most `quota` files from one seller in 24 hours: the stored ones, and `refused`, the
+    files of the seller's refused uploads in that time (the caller keeps that count), which cost
+    as much to check as to store."""
     since = utcnow() - timedelta(days=1)
     uploaded = db.session.scalar(select(func.count()).select_from(Evidence).where(
         Evidence.uploaded_by_id == seller.id, Evidence.created_at >= since)) or 0
-    if uploaded + new_files > quota:
-        left = max(quota - uploaded, 0)
+    if uploaded + refused + new_files > quota:
+        left = max(quota - uploaded - refused, 0)
+        counting = ", counting files that could not be accepted" if refused else ""
         raise EvidenceRejected(
-            f"You can upload at most {quota} screenshot{'s' if quota != 1 else ''} in 24 hours; "
-            f"you have {left} left. Try again later.")
+            f"You can upload at most {quota} screenshot{'s' if quota != 1 else ''} in 24 hours"
+            f"{counting}; you have {left} left. Try again later.")
 
 
 # --- changes -----------------------------------------------------------------------------------

@@ -22,10 +22,10 @@ from sqlalchemy.exc import OperationalError
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models import Evidence, RequestStatus, User
-from moderation_app.seller import routes as seller_routes
+from moderation_app.seller import uploads as seller_uploads
 from moderation_app.services.evidence.storage import EvidenceStore
+from moderation_app.transactions import in_writing
 from tests.helpers.clients import FormClient, page_text, page_without_csrf_tokens, signed_in
-from tests.helpers.database import TEST_DATABASE_URL
 from tests.helpers.images import image_bytes, noisy_png
 from tests.helpers.marketplace import add_review
 from tests.helpers.requests import answer, ask_for_information, file_request, submit
@@ -182,7 +182,11 @@ def _fail_recording_the_audit_event(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _fail_the_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_commit = Session.commit
+
     def commit(self):
+        if not in_writing():  # the read that writing() ends first
+            return real_commit(self)
         raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
 
     monkeypatch.setattr(Session, "commit", commit)
@@ -252,22 +256,22 @@ def test_upload_quota_refuses_with_a_message_and_stores_nothing(app, seller, sel
     assert submit(seller_client, second, files=[(image_bytes(seed=7), "7.png")]).status_code == 303
 
 
-@pytest.mark.skipif(not TEST_DATABASE_URL, reason="concurrent writers need PostgreSQL")
 def test_simultaneous_uploads_by_one_seller_cannot_pass_the_quota_together(app, seller,
                                                                           monkeypatch):
+    """PostgreSQL: a lock on the seller's row. SQLite: uploads write in IMMEDIATE transactions."""
     app.config["EVIDENCE_DAILY_QUOTA"] = 3
     reviews = [add_review(app, seller), add_review(app, seller)]
     clients = [signed_in(app, seller), signed_in(app, seller)]
     tokens = [client.csrf_token() for client in clients]
     # Both uploads pass the view's early check before either has stored anything.
     both_checked = threading.Barrier(2, timeout=10)
-    real_prepare = seller_routes.prepare_images
+    real_prepare = seller_uploads.prepare_images
 
     def prepare_after_both_checked(files, limits):
         both_checked.wait()
         return real_prepare(files, limits)
 
-    monkeypatch.setattr(seller_routes, "prepare_images", prepare_after_both_checked)
+    monkeypatch.setattr(seller_uploads, "prepare_images", prepare_after_both_checked)
     statuses: list[int] = []
 
     def upload(index: int) -> None:
@@ -403,3 +407,16 @@ def test_a_file_missing_on_disk_answers_404_not_500(app, seller, seller_client):
     response = seller_client.get(f"/evidence/{evidence_id}")
 
     assert response.status_code == 404
+
+
+def test_a_relative_upload_dir_is_one_place_for_storing_and_serving(app, seller, seller_client,
+                                                                   tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app.config["UPLOAD_DIR"] = "relative-uploads"
+    file_request(seller_client, add_review(app, seller), files=[(image_bytes(), "chat.png")])
+    [stored] = evidence_rows(app)
+
+    status, _, body = fetch(seller_client, f"/evidence/{stored.id}")
+    assert status == 200
+    assert body == (tmp_path / "relative-uploads" / stored.stored_name).read_bytes()
+    assert fetch(seller_client, f"/evidence/{stored.id}/thumbnail")[0] == 200
