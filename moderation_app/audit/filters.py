@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 
 from moderation_app.database import MAX_ROW_ID
-from moderation_app.services.audit.export import AuditFilters
+from moderation_app.services.audit.export import FIRST_DAY, LAST_DAY, AuditFilters, day_in_range
 
 
 def audit_args(filters: AuditFilters) -> dict[str, str]:
@@ -41,10 +41,15 @@ def audit_filters_from(args: Mapping[str, str]) -> tuple[AuditFilters, list[str]
         if not raw:
             return None
         try:
-            return date.fromisoformat(raw)
+            parsed = date.fromisoformat(raw)
         except ValueError:
             errors.append(f"“{raw[:40]}” is not a date (use YYYY-MM-DD); {name} is ignored.")
             return None
+        if not day_in_range(parsed):
+            errors.append(f"“{raw[:40]}” is outside the days the log can hold ({FIRST_DAY} to "
+                          f"{LAST_DAY}); {name} is ignored.")
+            return None
+        return parsed
 
     raw_request = (args.get("request") or "").strip().lstrip("#")
     request_id = row_id(raw_request)

@@ -10,8 +10,6 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from moderation_app.extensions import db
-from moderation_app.services.audit.export import AuditFilters, export_lines, record_export
-from moderation_app.services.audit.log import verify_chain
 from moderation_app.services.audit.checkpoint import (
     KEY_SETTING,
     MAX_FILE_CHARS,
@@ -20,6 +18,15 @@ from moderation_app.services.audit.checkpoint import (
     load_checkpoint,
     make_checkpoint,
 )
+from moderation_app.services.audit.export import (
+    FIRST_DAY,
+    LAST_DAY,
+    AuditFilters,
+    day_in_range,
+    export_lines,
+    record_export,
+)
+from moderation_app.services.audit.log import verify_chain
 
 audit_cli = AppGroup("audit", help="Check, checkpoint and export the audit log.")
 
@@ -72,21 +79,30 @@ def audit_checkpoint(output) -> None:
                f"{checkpoint.head_hash}", err=True)
 
 
+def _day(_context: click.Context, parameter: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter("take dates as YYYY-MM-DD.", param=parameter) from None
+    if not day_in_range(day):
+        raise click.BadParameter(f"{day} is outside the days the log can hold ({FIRST_DAY} to "
+                                 f"{LAST_DAY}).", param=parameter)
+    return day
+
+
 @audit_cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True)
-@click.option("--since", help="First day (YYYY-MM-DD, UTC), inclusive.")
-@click.option("--until", help="Last day (YYYY-MM-DD, UTC), inclusive.")
+@click.option("--since", callback=_day, help="First day (YYYY-MM-DD, UTC), inclusive.")
+@click.option("--until", callback=_day, help="Last day (YYYY-MM-DD, UTC), inclusive.")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8", lazy=True), default="-",
               help="File to write (default: standard output).")
-def audit_export(fmt: str, since: str | None, until: str | None, output) -> None:
+def audit_export(fmt: str, since: date | None, until: date | None, output) -> None:
     """Export the audit log as CSV (spreadsheet-safe) or JSON Lines (raw values)."""
-    try:
-        filters = AuditFilters(since=date.fromisoformat(since.strip()) if since else None,
-                               until=date.fromisoformat(until.strip()) if until else None)
-    except ValueError:
-        raise click.UsageError("--since and --until take dates as YYYY-MM-DD.") from None
+    filters = AuditFilters(since=since, until=until)
     rows = [0]
-    for chunk in export_lines(filters, fmt, rows):
+    for chunk in export_lines(db.session, filters, fmt, rows):
         output.write(chunk)
     output.flush()
     record_export(None, fmt, filters, rows[0], True, via="cli")

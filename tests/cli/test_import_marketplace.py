@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, 
 from moderation_app.models.users import Role, User
 from moderation_app.services.marketplace.importer import BATCH_SIZE, MAX_LINE_BYTES, apply_batch
 from tests.helpers.accounts import PASSWORD, make_user
+from tests.helpers.requests import file_request
 
 LOGIN_FAILED = b"Email or password is not correct."
 
@@ -591,6 +593,59 @@ def test_utf_8_text_and_a_byte_order_mark_are_accepted(app, runner, tmp_path):
     assert stored_review(app, "R-1002").text == "Très bien 👍"
     assert stored_review(app, "R-1002").buyer.username == "Ñandú"
     assert stored_review(app, "R-1003").text == "素晴らしい"
+
+
+# --- review ids: each must make a working "Request deletion" link --------------------------------
+
+UNROUTABLE_REVIEW_IDS = [
+    pytest.param("XSS/2", id="slash"),
+    pytest.param("..", id="dot-dot"),
+    pytest.param(".", id="dot"),
+    pytest.param(".hidden", id="leading-dot"),
+    pytest.param("a b", id="space"),
+    pytest.param("%2F", id="percent-encoded-slash"),
+    pytest.param("R-1?x=1", id="question-mark"),
+    pytest.param("R-1#top", id="hash"),
+    pytest.param("R\\1", id="backslash"),
+    pytest.param("R-1/../..", id="traversal"),
+    pytest.param("Ré-1", id="non-ascii"),
+    pytest.param("-R-1", id="leading-dash"),
+]
+
+
+@pytest.mark.parametrize("review_id", UNROUTABLE_REVIEW_IDS)
+def test_review_id_that_cannot_be_part_of_a_link_is_rejected_with_its_line_number(
+        app, runner, tmp_path, review_id):
+    result = import_lines(runner, tmp_path, [record(1001), record(1002, review_id=review_id),
+                                             record(1003)])
+
+    assert result.exit_code == 1
+    assert result.stderr == (f"line 2: review_id {review_id!r} cannot be part of a link: use ASCII "
+                             "letters, digits and . _ : - (starting with a letter or digit)\n")
+    assert summary(result) == "imported 2, updated 0, unchanged 0, rejected 1"
+    assert review_ids(app) == {"R-1001", "R-1003"}
+
+
+ROUTABLE_REVIEW_IDS = ["R-1001", "r_1002", "2026:R.7", "x..y", "1.", "Z", "A" * 64]
+
+
+def test_every_accepted_review_id_opens_its_deletion_request_form(app, runner, tmp_path, seller,
+                                                                  seller_client):
+    lines = [record(number, review_id=review_id, seller_email=seller.email)
+             for number, review_id in enumerate(ROUTABLE_REVIEW_IDS, 2001)]
+
+    result = import_lines(runner, tmp_path, lines)
+
+    assert result.exit_code == 0, result.output
+    page = seller_client.get("/seller/reviews").get_data(as_text=True)
+    links = re.findall(r'href="([^"]+)">Request deletion<', page)
+    assert len(links) == len(ROUTABLE_REVIEW_IDS)
+    for link in links:
+        form = seller_client.get(link)
+        assert form.status_code == 200, link
+        assert "Request deletion of" in form.get_data(as_text=True)
+    # And the seller can file one, not only see the form.
+    assert file_request(seller_client, "2026:R.7") > 0
 
 
 # --- audit -------------------------------------------------------------------------------------

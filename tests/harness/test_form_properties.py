@@ -26,8 +26,8 @@ from sqlalchemy import func, select, update
 from moderation_app.extensions import db
 from moderation_app.models import DeletionRequest, RequestMessage, RequestStatus
 from moderation_app.models.requests import Reason
-from moderation_app.services.requests.decisions import NEW_STATUS, Decision
 from moderation_app.services.queue.listing import encode_cursor
+from moderation_app.services.requests.decisions import NEW_STATUS, Decision
 from tests.helpers.accounts import PASSWORD
 from tests.helpers.clients import FormClient
 from tests.helpers.images import image_bytes, picture
@@ -630,6 +630,11 @@ FOUND = [
                  id="audit-export-actor-NUL"),
     pytest.param("agent", "GET", f"/evidence/{2**31}", None, "postgresql", id="evidence-2^31"),
     pytest.param("agent", "GET", f"/evidence/{2**63}", None, "both", id="evidence-2^63"),
+    pytest.param("manager", "GET", "/audit?until=9999-12-31", None, "both", id="audit-until-last-day"),
+    pytest.param("manager", "GET", "/audit/export.csv?until=9999-12-31", None, "both",
+                 id="audit-export-until-last-day"),
+    pytest.param("manager", "GET", "/audit/export.jsonl?since=0001-01-01&until=9999-12-31", None,
+                 "both", id="audit-export-first-and-last-days"),
 ]
 
 

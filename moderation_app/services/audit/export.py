@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
@@ -26,6 +27,16 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 STREAM_BATCH = 1000
 
 
+# The days a date filter may name. The log holds nothing from before the desk existed, and the
+# whole of the last day must end at a time Python can compute (9999-12-31 + 1 day overflows).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date.max - timedelta(days=1)
+
+
+def day_in_range(day: date) -> bool:
+    return FIRST_DAY <= day <= LAST_DAY
+
+
 @dataclass(frozen=True)
 class AuditFilters:
     since: date | None = None
@@ -33,6 +44,12 @@ class AuditFilters:
     actor: str = ""
     action: str = ""
     request_id: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            day = getattr(self, name)
+            if day is not None and not day_in_range(day):
+                raise ValueError(f"{name} {day} is outside {FIRST_DAY} to {LAST_DAY}")
 
     def describe(self) -> dict[str, Any]:
         return {key: value.isoformat() if isinstance(value, date) else value
@@ -89,24 +106,34 @@ def _record(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def _stream_events(filters: AuditFilters) -> Iterator[AuditEvent]:
-    result = db.session.scalars(filtered_query(filters).order_by(AuditEvent.id)
-                                .execution_options(yield_per=STREAM_BATCH, stream_results=True))
+def export_lines(session: Session, filters: AuditFilters, fmt: str,
+                 counter: list[int]) -> Iterator[str]:
+    """The export as text chunks, read through `session`; counter[0] counts the rows written (for
+    the export's own event).
+
+    The first chunk (the CSV header, or the first JSON line) comes only once the query has run,
+    and at once after it: a caller that takes it before it starts answering still learns of any
+    failure to start in time to answer with an error instead of a cut-off download."""
+    result = session.scalars(filtered_query(filters).order_by(AuditEvent.id)
+                             .execution_options(yield_per=STREAM_BATCH, stream_results=True))
     with closing(result):
-        yield from result
+        yield from (_jsonl_lines if fmt == "jsonl" else _csv_chunks)(result, counter)
 
 
-def export_lines(filters: AuditFilters, fmt: str, counter: list[int]) -> Iterator[str]:
-    """The export as text chunks; counter[0] counts the rows written (for the export's own event)."""
-    if fmt == "jsonl":
-        for event in _stream_events(filters):
-            counter[0] += 1
-            yield json.dumps(_record(event), ensure_ascii=False, separators=(",", ":")) + "\n"
-        return
+def _jsonl_lines(events: Iterable[AuditEvent], counter: list[int]) -> Iterator[str]:
+    for event in events:
+        counter[0] += 1
+        yield json.dumps(_record(event), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _csv_chunks(events: Iterable[AuditEvent], counter: list[int]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for event in _stream_events(filters):
+    yield buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    for event in events:
         counter[0] += 1
         record = _record(event)
         record["details"] = json.dumps(record["details"], ensure_ascii=False, sort_keys=True)
@@ -116,7 +143,8 @@ def export_lines(filters: AuditFilters, fmt: str, counter: list[int]) -> Iterato
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
-    yield buffer.getvalue()
+    if buffer.tell():
+        yield buffer.getvalue()
 
 
 def export_filename(filters: AuditFilters, fmt: str, today: date) -> str:

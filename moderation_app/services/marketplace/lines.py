@@ -1,6 +1,6 @@
 """One line of the marketplace's JSON Lines export: read it (bounded), check every field, parse it.
 
-Nothing here touches the database; marketplace_import.py applies parsed lines in batches.
+Nothing here touches the database; importer.py applies parsed lines in batches.
 """
 
 from __future__ import annotations
@@ -14,16 +14,23 @@ from functools import lru_cache
 from typing import IO, Any
 
 from moderation_app.models.marketplace import (
-    CRITERIA, EXTERNAL_ID_LENGTH, REVIEWABLE_ORDER_STATUSES, OrderStatus,
+    CRITERIA,
+    EXTERNAL_ID_LENGTH,
+    REVIEWABLE_ORDER_STATUSES,
+    OrderStatus,
 )
-from moderation_app.services.errors import DomainError
 from moderation_app.services.accounts import normalize_email
+from moderation_app.services.errors import DomainError
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_TEXT_LENGTH = 10_000
 MAX_TITLE_LENGTH = 300
 MAX_BUYER_LENGTH = 100
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# A review id is one segment of the seller's "Request deletion" link. "/" would split it, "." and
+# ".." are resolved away by browsers, and "%", "?", "#", spaces and backslashes are read
+# differently by browsers, proxies and logs; an id outside this set could never be challenged.
+_ROUTABLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 
 
 class LineRejected(Exception):
@@ -76,6 +83,14 @@ def _identifier(record: dict[str, Any], key: str, max_length: int = EXTERNAL_ID_
     if _CONTROL_CHARACTERS.search(value):
         raise LineRejected(f"{key} contains control characters")
     _check_storable(value, key)
+    return value
+
+
+def _review_id(record: dict[str, Any]) -> str:
+    value = _identifier(record, "review_id")
+    if not _ROUTABLE_ID.fullmatch(value):
+        raise LineRejected(f"review_id {value!r} cannot be part of a link: use ASCII letters, "
+                           "digits and . _ : - (starting with a letter or digit)")
     return value
 
 
@@ -168,7 +183,7 @@ def parse_line(line_number: int, raw: bytes) -> ReviewLine:
 
     return ReviewLine(
         line_number=line_number,
-        review_id=_identifier(record, "review_id"),
+        review_id=_review_id(record),
         order_id=_identifier(record, "order_id"),
         order_status=order_status,
         offer_id=_identifier(record, "offer_id"),

@@ -1,18 +1,29 @@
-"""Managers read and export the audit log; exports are filtered, streamed, spreadsheet-safe, audited."""
+"""Managers read and export the audit log; exports are filtered, streamed, spreadsheet-safe and audited,
+HEAD on them is refused, and one that cannot start gets the error page before any byte."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import logging
+import re
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import object_session
 
 from moderation_app.extensions import db
-from moderation_app.services.audit.log import record_event
+from moderation_app.models.audit import AuditEvent
+from moderation_app.services.audit import export as export_module
 from moderation_app.services.audit.export import FORMULA_PREFIXES
+from moderation_app.services.audit.log import record_event
+from moderation_app.web import CONTENT_SECURITY_POLICY
 from tests.helpers.stored import audit_details
+
+ERROR_ID = re.compile(r"Error id: <code>([0-9a-f]+)</code>")
 
 
 def add_events(app, *specs: tuple[str, dict]) -> None:
@@ -103,3 +114,127 @@ def test_every_export_is_itself_audited_with_filters_and_row_count(app, manager,
 
     (event,) = audit_details(app, "audit.exported")
     assert event == {"format": "jsonl", "filters": {"request_id": 4}, "rows": 1, "completed": True}
+
+
+# --- filters the log cannot hold, exports that cannot start, HEAD, headers ----------------------
+
+OUT_OF_RANGE_DAYS = [
+    pytest.param("until", "9999-12-31", id="until-the-last-date-python-has"),
+    pytest.param("since", "9999-12-31", id="since-the-last-date-python-has"),
+    pytest.param("since", "0001-01-01", id="since-the-first-date-python-has"),
+    pytest.param("until", "1999-12-31", id="until-before-the-desk"),
+]
+EXPORTS = ["csv", "jsonl"]
+
+
+@pytest.mark.parametrize("name, day", OUT_OF_RANGE_DAYS)
+def test_filter_dates_the_log_cannot_hold_are_reported_and_ignored(app, manager_client, name, day):
+    add_events(app, ("request.decided", {"request_id": 3, "decision": "approve"}))
+
+    response = manager_client.get(f"/audit?{name}={day}")
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert f"“{day}” is outside the days the log can hold (2000-01-01 to 9999-12-30); " \
+           f"{name} is ignored." in page
+    assert "<code>request.decided</code>" in page
+
+
+def test_the_last_day_the_log_can_hold_is_a_filter_like_any_other(app, manager_client):
+    add_events(app, ("request.decided", {"request_id": 3, "decision": "approve"}))
+
+    page = manager_client.get("/audit?since=2000-01-01&until=9999-12-30").get_data(as_text=True)
+
+    assert "is ignored" not in page
+    assert "<code>request.decided</code>" in page
+
+
+@pytest.mark.parametrize("fmt", EXPORTS)
+@pytest.mark.parametrize("name, day", OUT_OF_RANGE_DAYS)
+def test_an_export_ignores_a_date_the_log_cannot_hold_instead_of_failing(app, manager_client,
+                                                                          fmt, name, day):
+    add_events(app, ("request.decided", {"request_id": 3, "decision": "approve"}))
+
+    response = manager_client.get(f"/audit/export.{fmt}?{name}={day}&request=3")
+    body = response.get_data(as_text=True)
+
+    assert response.status_code == 200
+    assert "request.decided" in body
+    today = datetime.now(UTC).date()
+    assert f'filename="audit-start-to-{today}.{fmt}"' in response.headers["Content-Disposition"]
+    (event,) = audit_details(app, "audit.exported")
+    assert event == {"format": fmt, "filters": {"request_id": 3}, "rows": 1, "completed": True}
+
+
+def _failing_query(filters):
+    # A query the database refuses when it runs, as a broken database or a bug would.
+    return select(AuditEvent).where(text("no_such_column = 1"))
+
+
+@pytest.mark.parametrize("fmt", EXPORTS)
+def test_an_export_that_cannot_start_gets_the_error_page_with_its_headers_and_an_error_id(
+        app, manager_client, monkeypatch, caplog, fmt):
+    monkeypatch.setattr(export_module, "filtered_query", _failing_query)
+
+    with caplog.at_level(logging.ERROR):
+        response = manager_client.get(f"/audit/export.{fmt}")
+    body = response.get_data(as_text=True)
+
+    assert response.status_code == 500
+    assert response.mimetype == "text/html"
+    assert "Content-Disposition" not in response.headers
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    error_id = ERROR_ID.search(body).group(1)
+    assert any(error_id in record.getMessage() for record in caplog.records)
+    # Nothing left the desk, so there is no export to record.
+    assert audit_details(app, "audit.exported") == []
+
+
+def _failing_after_the_first_row(monkeypatch):
+    real_record = export_module._record
+    calls = []
+
+    def record_then_fail(event):
+        calls.append(event.id)
+        if len(calls) == 2:
+            # The read fails under way (and on PostgreSQL its transaction with it).
+            object_session(event).execute(text("SELECT no_such_column FROM audit_events"))
+        return real_record(event)
+
+    monkeypatch.setattr(export_module, "_record", record_then_fail)
+
+
+@pytest.mark.parametrize("fmt", EXPORTS)
+def test_an_export_that_breaks_off_midway_is_still_recorded_as_incomplete(app, manager_client,
+                                                                           monkeypatch, fmt):
+    add_events(app, ("request.decided", {"request_id": 3}), ("request.decided", {"request_id": 4}))
+    _failing_after_the_first_row(monkeypatch)
+
+    response = manager_client.get(f"/audit/export.{fmt}")
+    assert response.status_code == 200  # the first bytes had left
+    with pytest.raises(DBAPIError):
+        response.get_data()
+
+    (event,) = audit_details(app, "audit.exported")
+    assert event["completed"] is False
+    assert event["rows"] == 2
+
+
+@pytest.mark.parametrize("fmt", EXPORTS)
+def test_head_on_an_export_is_refused_with_405_and_records_nothing(app, manager_client, fmt):
+    response = manager_client.head(f"/audit/export.{fmt}")
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+    assert "Content-Disposition" not in response.headers
+    assert response.mimetype == "text/html"
+    assert audit_details(app, "audit.exported") == []
+
+
+@pytest.mark.parametrize("fmt, content_type", [("csv", "text/csv; charset=utf-8"),
+                                               ("jsonl", "application/x-ndjson; charset=utf-8")])
+def test_an_export_names_its_type_and_charset_once(manager_client, fmt, content_type):
+    response = manager_client.get(f"/audit/export.{fmt}")
+
+    assert response.headers.getlist("Content-Type") == [content_type]
