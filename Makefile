@@ -6,7 +6,7 @@ PORT   ?= 5000
 FLASK  := $(BIN)/flask --app wsgi
 SECRET_FILE := instance/secret_key
 
-.PHONY: run test test-postgres security migrate screenshots bench clean
+.PHONY: run test test-postgres security migrate screenshots bench load clean
 
 # Reinstall only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -49,6 +49,12 @@ screenshots: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/import_million.py
+
+# The load test (docs/benchmarks.md): 60 s on `flask run` + SQLite, then 60 s on gunicorn -w 4 +
+# PostgreSQL (127.0.0.1:5432) with a private redis-server; under 3 minutes. Exits 1 if a check fails.
+# LOAD_SECONDS=30 or LOAD_SERVERS=sqlite narrow a run; LOAD_ARGS="--keep" and the like pass on.
+load: $(VENV)/.installed
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
