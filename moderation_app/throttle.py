@@ -25,10 +25,23 @@ ACCOUNT_SCOPE = "login-account"
 ADDRESS_SCOPE = "login-address"
 
 
+LIMITER_EXTENSION = "rate_limiter"
+
+
+def rate_limiter(app: Flask) -> MovingWindowRateLimiter:
+    """The app's one moving-window limiter on RATELIMIT_STORAGE_URI (one storage, one set of
+    connections): sign-in attempts here and refused uploads (seller/uploads.py) count in it, each
+    under a scope of its own."""
+    limiter = app.extensions.get(LIMITER_EXTENSION)
+    if limiter is None:
+        backend = storage.storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+        limiter = app.extensions[LIMITER_EXTENSION] = MovingWindowRateLimiter(backend)
+    return limiter
+
+
 class LoginThrottle:
     def __init__(self, app: Flask) -> None:
-        backend = storage.storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
-        self._limiter = MovingWindowRateLimiter(backend)
+        self._limiter = rate_limiter(app)
         app.extensions["login_throttle"] = self
 
     @staticmethod

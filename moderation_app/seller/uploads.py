@@ -7,9 +7,9 @@ upload costs the seller as if its files had been stored: they count against the 
 EVIDENCE_DAILY_QUOTA files in 24 hours, for 24 hours. Once it is spent, an upload is refused before
 any of its files is read.
 
-Stored files are counted from the evidence rows; refused ones in the `limits` storage the login
-throttle uses (RATELIMIT_STORAGE_URI, a moving 24-hour window per seller). memory:// counts per
-process, so several workers should share e.g. redis://.
+Stored files are counted from the evidence rows; refused ones in the app's one `limits` storage,
+the one the login throttle uses (RATELIMIT_STORAGE_URI, a moving 24-hour window per seller).
+memory:// counts per process, so several workers should share e.g. redis://.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from typing import IO
 
 from flask import Flask, current_app
-from limits import RateLimitItemPerDay, storage
-from limits.strategies import MovingWindowRateLimiter
+from limits import RateLimitItemPerDay
 
 from moderation_app.models.users import User
 from moderation_app.security_log import log_security_event
 from moderation_app.services.evidence.images import EvidenceLimits, PreparedImage
 from moderation_app.services.evidence.storage import EvidenceRejected, prepare_images
 from moderation_app.services.requests.filing import check_upload_quota
+from moderation_app.throttle import rate_limiter
 
 EXTENSION = "refused_uploads"
 SCOPE = "evidence-refused-files"
@@ -40,8 +40,7 @@ class RefusedUploads:
     """Files of each seller's refused uploads in the last 24 hours; one counter per app."""
 
     def __init__(self, app: Flask) -> None:
-        backend = storage.storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
-        self._limiter = MovingWindowRateLimiter(backend)
+        self._limiter = rate_limiter(app)
         app.extensions[EXTENSION] = self
 
     def count(self, seller_id: int) -> int:
