@@ -43,8 +43,7 @@ def engine_options(database_url: str) -> dict[str, object]:
     if database_url.startswith("sqlite:///") and ":memory:" not in database_url:
         # The threaded server's requests may all wait for the write lock at once, each holding a
         # connection: the default cap (5 + 10 overflow) turned the 16th into a 500. A SQLite
-        # connection costs a file open, so there is no cap. (NullPool crashed CPython 3.11's
-        # sqlite3 under the load test: segfaults when connections were closed under load.)
+        # connection costs a file open, so there is no cap.
         options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=-1)
     return options
 
