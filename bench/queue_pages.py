@@ -134,7 +134,8 @@ def fill(connection, tables, args: argparse.Namespace, now: datetime) -> dict[st
     def request_row(number: int) -> dict:
         moment = submitted_at(number)
         row = {
-            "review_id": number + 1, "seller_id": sellers_of[number] + 1, "reason": rng.choice(REASONS),
+            "review_id": number + 1, "seller_id": sellers_of[number] + 1,
+            "buyer_id": buyers_of[number], "reason": rng.choice(REASONS),
             "explanation": "The buyer asked for a discount in exchange for the rating. Chat attached.",
             "review_snapshot": {"review_id": f"R-{number}", "text": TEXTS[number % len(TEXTS)],
                                 "ratings": {"fulfillment": 1, "start_time": 2, "communication": 1}},

@@ -8,6 +8,7 @@ docs/screenshots/.
 
 from __future__ import annotations
 
+import random
 import sys
 import tempfile
 import threading
@@ -25,11 +26,15 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from moderation_app import create_app  # noqa: E402
+from moderation_app.database import utcnow  # noqa: E402
 from moderation_app.demo.seed import DEMO_LOGINS, seed_demo  # noqa: E402
 from moderation_app.extensions import db  # noqa: E402
 from moderation_app.models import DeletionRequest, RequestStatus, Review  # noqa: E402
-from moderation_app.services.accounts import find_user  # noqa: E402
+from moderation_app.models.requests import Decision, Reason  # noqa: E402
+from moderation_app.models.users import Role  # noqa: E402
+from moderation_app.services.accounts import find_user, invite  # noqa: E402
 from moderation_app.settings import evidence_store  # noqa: E402
+from tests.helpers.dashboard import DeskData  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -39,6 +44,31 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def login_for(role: str) -> tuple[str, str]:
     email, _, password = next(login for login in DEMO_LOGINS if login[1] == role)
     return email, password
+
+
+def add_a_month_of_history(app) -> None:
+    """The demo desk is a day old; the dashboard's pictures show it after a month of work.
+    Rows are written straight to the tables (as the dashboard's tests do), so no audit event
+    backs them: pictures only, never `make run`."""
+    rng = random.Random(4)
+    desk = DeskData(app)
+    now = utcnow()
+    with app.app_context():
+        ids = {email: find_user(email).id for email, _, _ in DEMO_LOGINS}
+    sellers = [ids[email] for email, role, _ in DEMO_LOGINS if role == "seller"]
+    # (who decides, how often they approve): one agent approves far more than the rest.
+    deciders = [(ids["ana.agent@example.com"], .4), (ids["omar.agent@example.com"], .8),
+                (ids["lena.manager@example.com"], .45)]
+    for days_ago in range(30, 0, -1):
+        for _ in range(rng.randint(2, 9)):
+            agent, approves = rng.choice(deciders)
+            decision = Decision.APPROVE if rng.random() < approves else Decision.REJECT
+            if rng.random() < .1:
+                decision = Decision.REQUEST_INFO
+            desk.decided(rng.choice(sellers), agent, decision,
+                         now - timedelta(days=days_ago, hours=rng.random() * 10),
+                         hours=rng.uniform(2, 70), reason=rng.choice(list(Reason)),
+                         claim_minutes=rng.uniform(3, 40))
 
 
 def main() -> None:
@@ -62,6 +92,11 @@ def main() -> None:
             fresh_review = db.session.scalar(select(Review.external_id).where(
                 Review.seller_id == seller.id, Review.rating_fulfillment <= 2,
                 ~Review.id.in_(select(DeletionRequest.review_id))).order_by(Review.id))
+            # A new colleague's one-time link, as /team shows it to the manager.
+            new_agent_link = invite("sam.agent@example.com", Role.AGENT,
+                                    find_user(login_for("manager")[0]), utcnow()).token
+            db.session.commit()
+        add_a_month_of_history(app)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
@@ -71,8 +106,8 @@ def main() -> None:
 
             def shoot(name: str, path: str, role: str | None = None, full_page: bool = True,
                       claim_next: bool = False, idle_out: bool = False,
-                      database_down: bool = False) -> None:
-                context = browser.new_context(viewport={"width": 1280, "height": 860})
+                      database_down: bool = False, width: int = 1280) -> None:
+                context = browser.new_context(viewport={"width": width, "height": 860})
                 page = context.new_page()
                 if role:
                     email, password = login_for(role)
@@ -109,6 +144,11 @@ def main() -> None:
             shoot("seller-reviews", "/seller/reviews", "seller", full_page=False)
             shoot("agent-queue", "/queue", "agent")
             shoot("manager-dashboard", "/dashboard", "manager")
+            shoot("manager-dashboard-phone", "/dashboard", "manager", width=390)
+            shoot("agent-dashboard", "/dashboard", "agent")
+            shoot("manager-team", "/team", "manager")
+            shoot("manager-team-member", "/team/3", "manager")
+            shoot("set-password", f"/set-password/{new_agent_link}")
             shoot("seller-request-form", f"/seller/reviews/{fresh_review}/deletion-request", "seller")
             shoot("seller-requests", "/seller/requests", "seller")
             shoot("seller-request-detail", f"/seller/requests/{first_request}", "seller")

@@ -12,11 +12,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from moderation_app import (
     audit,
     auth,
+    dashboard,
     evidence,
     health,
     models,  # noqa: F401  (every model: complete metadata for Alembic)
     seller,
     staff,
+    team,
 )
 from moderation_app.cli import register as register_cli
 from moderation_app.config import PROJECT_ROOT, base_settings, check_settings
@@ -37,7 +39,7 @@ from moderation_app.web import (
     register_template_helpers,
 )
 
-BLUEPRINTS = (audit.bp, auth.bp, evidence.bp, health.bp, seller.bp, staff.bp)
+BLUEPRINTS = (audit.bp, auth.bp, dashboard.bp, evidence.bp, health.bp, seller.bp, staff.bp, team.bp)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

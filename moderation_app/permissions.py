@@ -72,7 +72,7 @@ def home_endpoint_for(role: Role) -> str:
     return {
         Role.SELLER: "seller.reviews",
         Role.AGENT: "staff.queue",
-        Role.MANAGER: "staff.dashboard",
+        Role.MANAGER: "dashboard.index",
     }[role]
 
 

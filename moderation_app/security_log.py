@@ -24,12 +24,20 @@ def _who() -> dict[str, object]:
     return {"user_id": None, "email": None, "role": "anonymous"}
 
 
+def _loggable_path() -> str:
+    """The path, except where it carries a secret (a one-time set-password link): then the
+    route's pattern, so a still-valid token never reaches the log."""
+    if request.url_rule is not None and "token" in (request.view_args or {}):
+        return request.url_rule.rule
+    return request.path
+
+
 def log_security_event(event: str, **details: object) -> None:
     record: dict[str, object] = {"event": event, "at": utcnow().isoformat()}
     if has_request_context():
         record.update(_who())
         # The path only: a query string may carry a `next` URL or filters nobody needs here.
-        record.update({"method": request.method, "path": request.path,
+        record.update({"method": request.method, "path": _loggable_path(),
                        "endpoint": request.endpoint, "remote_addr": request.remote_addr})
     record.update(details)
     logger.warning("security %s", json.dumps(record, default=str, ensure_ascii=True))

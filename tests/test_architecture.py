@@ -36,6 +36,8 @@ LAYERS = {
     "security_log": "web", "forms": "web", "transactions": "web",
     "auth": "blueprint", "seller": "blueprint", "staff": "blueprint", "evidence": "blueprint",
     "audit": "blueprint", "health": "blueprint",
+    "team": "blueprint",
+    "dashboard": "blueprint",
     "cli": "cli",
     "demo": "demo",
 }

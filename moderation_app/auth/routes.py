@@ -1,4 +1,5 @@
-"""Login and logout views. Failed logins are throttled (see moderation_app.throttle)."""
+"""Login and logout views, and choosing a password through a one-time link. Failed logins are
+throttled (see moderation_app.throttle)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
-from moderation_app.auth.forms import ConfirmPasswordForm, LoginForm
+from moderation_app.auth.forms import ConfirmPasswordForm, LoginForm, SetPasswordForm
+from moderation_app.database import utcnow
 from moderation_app.extensions import db
-from moderation_app.models.users import Role
+from moderation_app.models.users import MIN_PASSWORD_LENGTH, Role
 from moderation_app.permissions import home_endpoint_for, public, role_required
 from moderation_app.security_log import log_security_event
 from moderation_app.services.accounts import (
@@ -21,8 +23,11 @@ from moderation_app.services.accounts import (
     identify,
     record_failed_sign_in,
     record_sign_in,
+    set_password_with_link,
     sign_out,
 )
+from moderation_app.services.errors import DomainError
+from moderation_app.services.password_links import LinkNotValid, find_live_link
 from moderation_app.services.audit.log import record_event
 from moderation_app.sessions import confirm_password, start_session
 from moderation_app.throttle import login_throttle
@@ -123,6 +128,45 @@ def logout() -> Response:
     session.clear()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+# One page and one status for every link that does not work, whatever the reason.
+LINK_NOT_VALID_STATUS = 404
+
+
+def _set_password_page(form: SetPasswordForm | None, email: str = "", status: int = 200):
+    if form is None:
+        status = LINK_NOT_VALID_STATUS
+    return render_template("auth/set_password.html", form=form, email=email,
+                           min_length=MIN_PASSWORD_LENGTH), status
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+@public
+@reads_first  # a link that does not work costs one read and no write lock
+def set_password(token: str) -> ResponseReturnValue:
+    """The owner of a one-time link chooses their password. Nothing here logs the token."""
+    link = find_live_link(token, utcnow())
+    if link is None:
+        return _set_password_page(None)
+    email = link.user.email
+    form = SetPasswordForm()
+    if not form.validate_on_submit():
+        return _set_password_page(form, email, 422 if request.method == "POST" else 200)
+    try:
+        with writing():
+            # Checked again inside: the link may have been used a moment ago.
+            set_password_with_link(token, form.password.data, utcnow())
+            db.session.commit()
+    except LinkNotValid:
+        db.session.rollback()
+        return _set_password_page(None)
+    except DomainError as error:
+        db.session.rollback()
+        form.password.errors.append(str(error))
+        return _set_password_page(form, email, 422)
+    flash("Your password is set. Sign in with it now.", "success")
+    return redirect(url_for("auth.login"), 303)
 
 
 @bp.route("/")

@@ -65,6 +65,10 @@ def users_deactivate(email: str) -> None:
     user = find_user(email)
     if user is None:
         raise click.ClickException(f"No user with email {email.strip().lower()}.")
-    deactivate(user)
+    try:
+        deactivate(user)
+    except DomainError as error:  # e.g. the last active manager
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"deactivated {user.email}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from moderation_app.database import UTCDateTime, utcnow
@@ -15,6 +15,15 @@ from moderation_app.models.users import User
 
 class Evidence(db.Model):
     __tablename__ = "evidence"
+    __table_args__ = (
+        # The dashboard's reused evidence: the few files of a period marked as reused, with their
+        # hash, read from these small indexes alone. SQLite uses a partial index only when the
+        # query's WHERE repeats its condition as written, and renders a true boolean as "= 1".
+        Index("ix_evidence_sha256_reused_created", "created_at", "sha256",
+              sqlite_where=text("sha256_reused = 1"), postgresql_where=text("sha256_reused")),
+        Index("ix_evidence_phash_reused_created", "created_at", "perceptual_hash",
+              sqlite_where=text("phash_reused = 1"), postgresql_where=text("phash_reused")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("deletion_requests.id"), index=True)
@@ -37,7 +46,13 @@ class Evidence(db.Model):
     phash_band_1: Mapped[int] = mapped_column(Integer, index=True)
     phash_band_2: Mapped[int] = mapped_column(Integer, index=True)
     phash_band_3: Mapped[int] = mapped_column(Integer, index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the file is stored if a file of another request already had the same SHA-256 /
+    # perceptual hash (services/requests/filing.py); never changed afterwards.
+    sha256_reused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    phash_reused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Indexed: the files of the last 24 hours, for the upload quota (the dashboard reads the
+    # partial indexes above).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     request: Mapped[DeletionRequest] = relationship()
     message: Mapped[RequestMessage | None] = relationship()

@@ -1,4 +1,5 @@
-"""Deletion requests a seller files against a review, and the messages exchanged on them."""
+"""Deletion requests a seller files against a review, the messages exchanged on them, and one
+row per decision taken on them (the dashboard's figures are read from those)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, Text, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from moderation_app.database import UTCDateTime, utcnow
 from moderation_app.extensions import db
-from moderation_app.models.marketplace import Review
+from moderation_app.models.marketplace import Buyer, Review
 from moderation_app.models.users import User, enum_values
 
 
@@ -28,6 +29,11 @@ class Reason(enum.StrEnum):
         return REASON_TEXT[self][0]
 
     @property
+    def short_label(self) -> str:
+        """For tight places: chart axes and table headings."""
+        return REASON_TEXT[self][2]
+
+    @property
     def guidance(self) -> str:
         """What evidence fits this reason, in the words of the platform's help article."""
         return REASON_TEXT[self][1]
@@ -38,19 +44,23 @@ REASON_TEXT = {
         "Competitors attacking your account",
         "Show that the reviewer acts for a competitor: e.g. chat or profile screenshots promoting "
         "another shop, or a burst of similar reviews from new buyers.",
+        "Competitor attack",
     ),
     Reason.WRONG_OFFER: (
         "The review was meant for another offer",
         "Show the order and the chat, where the buyer clearly talks about a different offer or product.",
+        "Another offer",
     ),
     Reason.BLACKMAIL: (
         "Blackmail: the buyer demands extra services or discounts",
         "Show the chat where the buyer asks for extras, a discount or money in exchange for the review.",
+        "Blackmail",
     ),
     Reason.UNRELATED_FEEDBACK: (
         "Feedback unrelated to the offer",
         "Show that the review is about something outside your offer (the buyer's own setup, the "
         "platform, another purchase), e.g. with the offer page and the chat.",
+        "Unrelated feedback",
     ),
 }
 
@@ -86,11 +96,19 @@ class DeletionRequest(db.Model):
         # Counts per reason read only this index; a reason filter seeks straight to its rows.
         Index("ix_deletion_requests_status_reason_submitted", "status", "reason", "submitted_at", "id"),
         Index("ix_deletion_requests_seller_submitted", "seller_id", "submitted_at"),
+        # The dashboard's requests per day and per seller in a period read only this index.
+        Index("ix_deletion_requests_submitted_seller_status", "submitted_at", "seller_id", "status"),
+        # The dashboard's reported buyers: the period's requests per buyer and seller, read from
+        # this index alone.
+        Index("ix_deletion_requests_submitted_buyer_seller", "submitted_at", "buyer_id", "seller_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
     seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The review's buyer, copied when the request is filed (a review's buyer never changes), so
+    # the dashboard counts requests per buyer without reading the reviews.
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"))
     reason: Mapped[Reason] = mapped_column(
         Enum(Reason, name="reason", native_enum=False, create_constraint=True,
              length=32, values_callable=enum_values)
@@ -118,6 +136,7 @@ class DeletionRequest(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     review: Mapped[Review] = relationship()
+    buyer: Mapped[Buyer] = relationship()
     seller: Mapped[User] = relationship(foreign_keys=[seller_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
@@ -128,6 +147,16 @@ class DeletionRequest(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @validates("review")
+    def _copy_buyer(self, _key: str, review: Review) -> Review:
+        """The buyer follows the review, so no request can name another buyer than its review's
+        (a review not yet flushed has only its buyer object)."""
+        if review.buyer_id is not None:
+            self.buyer_id = review.buyer_id
+        else:
+            self.buyer = review.buyer
+        return review
 
 
 class MessageKind(enum.StrEnum):
@@ -153,3 +182,59 @@ class RequestMessage(db.Model):
 
     request: Mapped[DeletionRequest] = relationship(back_populates="messages")
     author: Mapped[User] = relationship()
+
+
+class Decision(enum.StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_INFO = "request_info"
+
+    @property
+    def label(self) -> str:
+        return {"approve": "Approve: delete the review", "reject": "Reject: keep the review",
+                "request_info": "Ask the seller for more information"}[self.value]
+
+
+FINAL_DECISIONS = frozenset({Decision.APPROVE, Decision.REJECT})
+
+
+class DecisionRecord(db.Model):
+    """One row per decision (approve, reject, request_info), written with the decision itself: a
+    fact table the dashboard aggregates. Durations are whole seconds computed when the row is
+    written, so no query needs a database's own date arithmetic."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        # Decisions of a kind in a period: per day, per reason and the time they took, read from
+        # the index alone.
+        Index("ix_decisions_decision_decided", "decision", "decided_at", "reason",
+              "seconds_since_submission"),
+        # Everyone's decisions in a period, per agent, with the time from claim to decision.
+        Index("ix_decisions_decided_agent", "decided_at", "agent_id", "decision",
+              "seconds_since_claim"),
+        # One agent's own figures.
+        Index("ix_decisions_agent_decided", "agent_id", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("deletion_requests.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[Decision] = mapped_column(
+        Enum(Decision, name="decision", native_enum=False, create_constraint=True,
+             length=16, values_callable=enum_values)
+    )
+    # The request's reason, copied: outcomes per reason need no join.
+    reason: Mapped[Reason] = mapped_column(
+        Enum(Reason, name="reason", native_enum=False, create_constraint=True,
+             length=32, values_callable=enum_values)
+    )
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the deciding agent's claim began; None when unknown (request_info rows from before
+    # this table existed).
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seconds_since_submission: Mapped[int] = mapped_column(Integer)
+    seconds_since_claim: Mapped[int | None] = mapped_column(Integer)
+
+    request: Mapped[DeletionRequest] = relationship()
+    agent: Mapped[User] = relationship()

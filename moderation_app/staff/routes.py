@@ -1,4 +1,4 @@
-"""The agent queue and the manager dashboard; one request's views are in request_views."""
+"""The agent queue; one request's views are in request_views."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from flask_login import current_user
 
 from moderation_app.database import utcnow
 from moderation_app.models.requests import Reason, RequestStatus
-from moderation_app.models.users import STAFF_ROLES, Role
+from moderation_app.models.users import STAFF_ROLES
 from moderation_app.permissions import role_required
-from moderation_app.services.queue.listing import count_by_status, decode_cursor, queue_page
+from moderation_app.services.queue.listing import decode_cursor, queue_page
 from moderation_app.settings import page_size, response_target
 from moderation_app.staff.queue_filters import queue_args, queue_filters_from
 
@@ -36,8 +36,3 @@ def queue() -> str:
         response_target_hours=current_app.config["RESPONSE_TARGET_HOURS"],
     )
 
-
-@bp.route("/dashboard")
-@role_required(Role.MANAGER)
-def dashboard() -> str:
-    return render_template("staff/dashboard.html", counts=count_by_status())

@@ -249,6 +249,14 @@ def test_deactivating_an_unknown_email_is_an_error(app, runner):
     assert audit_details(app, "user.deactivated") == []
 
 
+def test_the_last_active_manager_cannot_be_deactivated_from_the_cli(app, runner, manager):
+    result = runner.invoke(args=["users", "deactivate", manager.email])
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and "manager" in result.stderr
+    assert audit_details(app, "user.deactivated") == []
+
+
 # --- seed-demo ---------------------------------------------------------------------------------
 
 

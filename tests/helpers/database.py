@@ -65,6 +65,33 @@ def create_migrated_database(template_dir: Path, upload_dir: Path) -> str:
     return url
 
 
+@contextmanager
+def database_at_revision(revision: str, tmp_path: Path) -> Iterator[Flask]:
+    """A fresh database of its own, migrated only up to `revision`, to test what a later
+    migration does to the rows it finds (a schema of its own on PostgreSQL, a file on SQLite)."""
+    schema = f"{PG_SCHEMA}_at_{revision}"
+    if TEST_DATABASE_URL:
+        _on_postgresql_server(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        _on_postgresql_server(f"CREATE SCHEMA {schema}")
+        config = base_test_config(TEST_DATABASE_URL, tmp_path / "uploads")
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"options": f"-csearch_path={schema}"}}
+    else:
+        config = base_test_config(f"sqlite:///{tmp_path / f'at-{revision}.sqlite3'}",
+                                  tmp_path / "uploads")
+    app = create_app(config)
+    try:
+        with app.app_context():
+            upgrade(revision=revision)
+            db.engine.dispose()
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        if TEST_DATABASE_URL:
+            _on_postgresql_server(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 def drop_migrated_database() -> None:
     if TEST_DATABASE_URL:
         _on_postgresql_server(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")

@@ -82,7 +82,8 @@ def add_request(app: Flask, seller: User, review_id: str, *,
     with app.app_context():
         review = db.session.scalars(select(Review).where(Review.external_id == review_id)).one()
         deletion_request = DeletionRequest(
-            review=review, seller_id=seller.id, reason=reason, explanation=EXPLANATION,
+            review=review, seller_id=seller.id, buyer_id=review.buyer_id, reason=reason,
+            explanation=EXPLANATION,
             review_snapshot=review_snapshot(review), status=status,
             submitted_at=submitted_at or datetime.now(UTC))
         db.session.add(deletion_request)

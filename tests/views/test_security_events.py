@@ -179,3 +179,13 @@ def test_a_failed_sign_in_names_the_targeted_account_in_the_security_log(securit
 
     (event,) = security_events(security_log)
     assert (event["event"], event["attempted_email"]) == ("login_failed", seller.email)
+
+
+def test_a_refused_set_password_link_is_logged_without_its_token(security_log, client):
+    token = "still-a-secret-token-value-1234567890abcdef"
+    response = client.post(f"/set-password/{token}", data={"csrf_token": "forged"})
+
+    assert response.status_code == 400
+    (event,) = security_events(security_log)
+    assert event["path"] == "/set-password/<token>"
+    assert token not in security_log.text

@@ -78,14 +78,6 @@ def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
     return moment, request_id
 
 
-def count_by_status() -> dict[str, int]:
-    """Requests per status value, every status present (zeros too)."""
-    counts = {status.value: 0 for status in RequestStatus}
-    counts.update({status.value: count for status, count in db.session.execute(
-        select(DeletionRequest.status, func.count()).group_by(DeletionRequest.status))})
-    return counts
-
-
 # --- the page ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

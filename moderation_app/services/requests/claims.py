@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
-from moderation_app.models.requests import DeletionRequest, RequestStatus
+from moderation_app.models.requests import OPEN_STATUSES, DeletionRequest, RequestStatus
 from moderation_app.models.users import Role, User
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.errors import DomainError
@@ -113,3 +113,33 @@ def release(actor: User, deletion_request: DeletionRequest) -> None:
     db.session.flush()
     record_event("request.released", actor=actor, request_id=deletion_request.id,
                  review_id=deletion_request.review_id, details={"holder_id": holder_id})
+
+
+def _held_by(holder: User, now: datetime):
+    """Open requests on which `holder`'s claim is live."""
+    return (DeletionRequest.assignee_id == holder.id, DeletionRequest.lease_expires_at > now,
+            DeletionRequest.status.in_(OPEN_STATUSES))
+
+
+def held_count(holder: User) -> int:
+    return db.session.scalar(select(func.count()).select_from(DeletionRequest)
+                             .where(*_held_by(holder, utcnow()))) or 0
+
+
+def release_all_held(holder: User, actor: User | None, why: str) -> list[int]:
+    """Hand back every open request `holder` holds a live claim on, each with its
+    request.released event; for an account that can no longer work them (deactivated, or no
+    longer staff). Returns the released requests' ids."""
+    held = db.session.scalars(
+        select(DeletionRequest).where(*_held_by(holder, utcnow())).order_by(DeletionRequest.id)
+        # PostgreSQL: a decision on one of them waits for us, then finds it released.
+        .with_for_update()
+    ).all()
+    for deletion_request in held:
+        deletion_request.assignee_id = None
+        deletion_request.lease_expires_at = None
+        db.session.flush()  # the version check, as in release()
+        record_event("request.released", actor=actor, request_id=deletion_request.id,
+                     review_id=deletion_request.review_id,
+                     details={"holder_id": holder.id, "why": why})
+    return [deletion_request.id for deletion_request in held]

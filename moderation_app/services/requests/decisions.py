@@ -1,17 +1,17 @@
 """Deciding a request, and staff notes on it.
 
-A decision changes the request, maybe the review, and appends its audit event; the caller commits
-once, so the three land together or not at all. Two agents deciding at the same moment: on
+A decision changes the request, maybe the review, writes its row in the decisions table (the
+dashboard's facts) and appends its audit event; the caller commits once, so they land together or
+not at all. Two agents deciding at the same moment: on
 PostgreSQL the caller loads the request with a row lock, so the second waits and then finds it
 decided; everywhere, the version column turns a stale write into StaleDataError.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -19,6 +19,8 @@ from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
 from moderation_app.models.requests import (
+    Decision,
+    DecisionRecord,
     DeletionRequest,
     MessageKind,
     RequestMessage,
@@ -33,16 +35,8 @@ from moderation_app.services.requests.claims import holds, renew
 NOTE_MAX_LENGTH = 5000
 
 
-class Decision(enum.StrEnum):
-    APPROVE = "approve"
-    REJECT = "reject"
-    REQUEST_INFO = "request_info"
-
-    @property
-    def label(self) -> str:
-        return {"approve": "Approve: delete the review", "reject": "Reject: keep the review",
-                "request_info": "Ask the seller for more information"}[self.value]
-
+__all__ = ["NEW_STATUS", "NOTE_MAX_LENGTH", "Decision", "DecisionOutcome", "DecisionRefused",
+           "add_note", "decide", "recorded_decision"]
 
 NEW_STATUS = {
     Decision.APPROVE: RequestStatus.APPROVED,
@@ -91,6 +85,7 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
     if decision is not Decision.REQUEST_INFO:
         deletion_request.decided_at = now
         deletion_request.decided_by_id = actor.id
+    db.session.add(decision_record(actor, deletion_request, decision, now))
     # Whatever the decision, the request leaves this agent's hands.
     deletion_request.assignee_id = None
     deletion_request.lease_expires_at = None
@@ -108,6 +103,25 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
                  })
     return DecisionOutcome(decision, status_before, deletion_request.status, rating_before,
                            rating_after)
+
+
+def decision_record(actor: User, deletion_request: DeletionRequest, decision: Decision,
+                    now: datetime) -> DecisionRecord:
+    """The decision's row for the dashboard. The deciding agent holds the request, so its
+    claimed_at is when their claim began (claims.py sets it only when a new claim starts)."""
+    claimed_at = deletion_request.claimed_at
+    return DecisionRecord(
+        request_id=deletion_request.id, agent_id=actor.id, decision=decision,
+        reason=deletion_request.reason, submitted_at=deletion_request.submitted_at,
+        claimed_at=claimed_at, decided_at=now,
+        seconds_since_submission=whole_seconds(now - deletion_request.submitted_at),
+        seconds_since_claim=None if claimed_at is None else whole_seconds(now - claimed_at),
+    )
+
+
+def whole_seconds(duration: timedelta) -> int:
+    """Rounded down, like the migration's backfill."""
+    return duration // timedelta(seconds=1)
 
 
 def recorded_decision(deletion_request: DeletionRequest) -> DecisionOutcome | None:

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Exists, Select, exists, func, select
 from sqlalchemy.orm import joinedload
 
 from moderation_app.database import utcnow
@@ -147,15 +147,31 @@ def _hold_upload_quota(seller: User, new_files: int, quota: int) -> None:
     check_upload_quota(seller, new_files, quota)
 
 
+def reuse_marks(request_id: int, sha256: str, perceptual_hash: str) -> dict[str, bool]:
+    """Evidence's reuse columns for a new file of this request: whether a file of another request
+    already has the same SHA-256 / perceptual hash. One statement, one probe of each hash's index.
+    Two uploads of the same new file at the same moment may each miss the other (neither sees the
+    other's uncommitted row); the request page's own signals (services/queue/signals.py) look at
+    every file when shown, so only the dashboard's count can miss such a pair."""
+    def elsewhere(match: ColumnElement[bool]) -> Exists:
+        return exists().where(match, Evidence.request_id != request_id)
+
+    sha256_reused, phash_reused = db.session.execute(select(
+        elsewhere(Evidence.sha256 == sha256),
+        elsewhere(Evidence.perceptual_hash == perceptual_hash))).one()
+    return {"sha256_reused": bool(sha256_reused), "phash_reused": bool(phash_reused)}
+
+
 def _attach(deletion_request: DeletionRequest, seller: User, images: list[PreparedImage],
             staged: StagedFiles, quota: int, message: RequestMessage | None = None) -> list[Evidence]:
     if images:
         _hold_upload_quota(seller, len(images), quota)
-    evidence = [
-        Evidence(request=deletion_request, uploaded_by=seller, message=message,
-                 **asdict(staged.save(image)))
-        for image in images
-    ]
+    evidence = []
+    for image in images:
+        stored = staged.save(image)
+        marks = reuse_marks(deletion_request.id, stored.sha256, stored.perceptual_hash)
+        evidence.append(Evidence(request=deletion_request, uploaded_by=seller, message=message,
+                                 **asdict(stored), **marks))
     db.session.add_all(evidence)
     db.session.flush()
     return evidence
@@ -178,7 +194,8 @@ def submit_request(seller: User, review: Review, reason: Reason, explanation: st
     if not images:
         raise EvidenceRejected("Attach at least one screenshot.")
     deletion_request = DeletionRequest(
-        review=review, seller=seller, reason=reason, explanation=explanation.strip(),
+        review=review, seller=seller, buyer_id=review.buyer_id, reason=reason,
+        explanation=explanation.strip(),
         review_snapshot=review_snapshot(review), status=RequestStatus.SUBMITTED,
     )
     db.session.add(deletion_request)

@@ -1,0 +1,102 @@
+"""The backlog as it stands now (not bound to the dashboard's period): open requests by reason,
+status and age, claimed or not, and the oldest one. Three statements, each on an index: the counts
+read ix_deletion_requests_status_reason_submitted alone; the live claims come from the few rows of
+ix_deletion_requests_assignee_id (requests that leave an agent's hands lose their assignee); the
+oldest request is the head of ix_deletion_requests_status_submitted for one of the open statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, case, func, literal, select, union_all
+
+from moderation_app.extensions import db
+from moderation_app.models.requests import DeletionRequest, Reason, RequestStatus
+
+OPEN = (RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO)
+
+
+@dataclass(frozen=True)
+class AgeBands:
+    """Age since submission in three bands: under half the response target, up to the target,
+    beyond it (overdue, as the queue marks it). An age of exactly half the target or exactly the
+    target falls in the middle band."""
+
+    target_hours: int
+
+    @property
+    def half_hours(self) -> int:
+        return self.target_hours // 2
+
+    @property
+    def labels(self) -> tuple[str, str, str]:
+        half, target = self.half_hours, self.target_hours
+        return f"<{half}h", f"{half}-{target}h", f">{target}h"
+
+
+@dataclass(frozen=True)
+class Backlog:
+    open: int
+    by_reason: dict[Reason, int]
+    by_status: dict[RequestStatus, int]
+    by_age: dict[str, int]
+    unclaimed: int
+    claimed: int                   # held under a lease that has not lapsed
+    oldest_open_id: int | None
+    oldest_open_submitted_at: datetime | None
+
+
+def target_hours(response_target: timedelta) -> int:
+    return int(response_target // timedelta(hours=1))
+
+
+def backlog(now: datetime, response_target: timedelta) -> Backlog:
+    bands = AgeBands(target_hours(response_target))
+    young, due, late = bands.labels
+    # Ages compared as submission times against cut-offs computed here, so no date arithmetic
+    # happens in SQL and the comparisons can use the index.
+    band = case(
+        (DeletionRequest.submitted_at > now - timedelta(hours=bands.half_hours), literal(young)),
+        (DeletionRequest.submitted_at >= now - timedelta(hours=bands.target_hours), literal(due)),
+        else_=literal(late),
+    ).label("band")
+    open_rows = (select(DeletionRequest.status, DeletionRequest.reason, band)
+                 .where(DeletionRequest.status.in_(OPEN)).subquery())
+    counts = db.session.execute(
+        select(open_rows.c.status, open_rows.c.reason, open_rows.c.band, func.count())
+        .group_by(open_rows.c.status, open_rows.c.reason, open_rows.c.band)).all()
+
+    by_reason = dict.fromkeys(Reason, 0)
+    by_status = dict.fromkeys(OPEN, 0)
+    by_age = dict.fromkeys(bands.labels, 0)
+    for status, reason, age_band, count in counts:
+        by_reason[Reason(reason)] += count
+        by_status[RequestStatus(status)] += count
+        by_age[age_band] += count
+
+    # Written so that SQLite without statistics (as the app runs it) reads the few assigned rows
+    # of ix_deletion_requests_assignee_id: it never uses an index for IS NOT NULL, and prefers any
+    # index on status, reading every open request (1 ms instead of 16 at a million requests). Ids
+    # are positive; status is never NULL.
+    claimed = db.session.scalar(
+        select(func.count()).select_from(DeletionRequest)
+        .where(DeletionRequest.assignee_id > 0, DeletionRequest.lease_expires_at > now,
+               func.coalesce(DeletionRequest.status, "").in_(OPEN)))
+    oldest_id, oldest_at = db.session.execute(_oldest_open()).first() or (None, None)
+    total = sum(by_status.values())
+    return Backlog(open=total, by_reason=by_reason, by_status=by_status, by_age=by_age,
+                   unclaimed=total - claimed, claimed=claimed, oldest_open_id=oldest_id,
+                   oldest_open_submitted_at=oldest_at)
+
+
+def _oldest_open() -> Select:
+    """The head of each open status's (status, submitted_at, id) index, then the older of the
+    two: two index seeks instead of sorting every open request."""
+    heads = union_all(*(
+        select(DeletionRequest.id, DeletionRequest.submitted_at)
+        .where(DeletionRequest.status == status)
+        .order_by(DeletionRequest.submitted_at, DeletionRequest.id).limit(1)
+        .subquery().select()
+        for status in OPEN)).subquery()
+    return select(heads.c.id, heads.c.submitted_at).order_by(heads.c.submitted_at, heads.c.id).limit(1)

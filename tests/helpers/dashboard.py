@@ -1,0 +1,152 @@
+"""Data for the dashboard's figures, written straight to the database with every time chosen by
+the test: requests (on a review by a chosen buyer), decision rows as decide() writes them, and
+evidence files with chosen hashes, marked as reused as filing marks them. Times are exact, so figures can be computed by hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+from flask import Flask
+from sqlalchemy import insert, inspect, select
+
+from moderation_app.extensions import db
+from moderation_app.models.evidence import Evidence
+from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, Review
+from moderation_app.models.requests import (
+    Decision,
+    DecisionRecord,
+    DeletionRequest,
+    Reason,
+    RequestStatus,
+)
+from moderation_app.services.requests.filing import reuse_marks, review_snapshot
+
+# "Today" of the figures' tests: the default period is 2026-05-02 to 2026-05-31.
+NOW = datetime(2026, 5, 31, 12, 0, tzinfo=UTC)
+_serial = count(1)
+
+
+def at(text: str) -> datetime:
+    """A UTC moment from 'YYYY-MM-DD HH:MM[:SS]'."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@dataclass
+class DeskData:
+    """Writes rows into `app`'s database, each committed at once; every method returns the new
+    row's id."""
+
+    app: Flask
+
+    def buyer(self, username: str | None = None) -> int:
+        with self.app.app_context():
+            buyer = Buyer(username=username or f"dash-buyer-{next(_serial)}")
+            db.session.add(buyer)
+            db.session.commit()
+            return buyer.id
+
+    def request(self, seller_id: int, submitted_at: datetime, *, reason: Reason = Reason.BLACKMAIL,
+                status: RequestStatus = RequestStatus.SUBMITTED, buyer_id: int | None = None,
+                assignee_id: int | None = None, lease_expires_at: datetime | None = None,
+                claimed_at: datetime | None = None, decided_at: datetime | None = None,
+                decided_by_id: int | None = None) -> int:
+        serial = next(_serial)
+        with self.app.app_context():
+            buyer = (db.session.get(Buyer, buyer_id) if buyer_id is not None
+                     else Buyer(username=f"dash-buyer-{serial}"))
+            offer = Offer(external_id=f"DF-{serial}", title="Boosting", seller_id=seller_id)
+            order = Order(external_id=f"DO-{serial}", status=OrderStatus.FINISHED, offer=offer,
+                          buyer=buyer)
+            review = Review(external_id=f"DR-{serial}", order=order, seller_id=seller_id,
+                            buyer=buyer, rating_fulfillment=1, rating_start_time=1,
+                            rating_communication=1, text="Never again",
+                            created_at=submitted_at - timedelta(days=1))
+            request = DeletionRequest(
+                review=review, seller_id=seller_id, buyer=buyer, reason=reason,
+                explanation="The buyer asked for a discount.", review_snapshot=review_snapshot(review),
+                status=status, submitted_at=submitted_at, updated_at=submitted_at,
+                assignee_id=assignee_id, lease_expires_at=lease_expires_at, claimed_at=claimed_at,
+                decided_at=decided_at, decided_by_id=decided_by_id)
+            if not _has_buyer_ids():
+                return _insert_before_buyer_ids(review, request)
+            db.session.add(request)
+            db.session.commit()
+            return request.id
+
+    def decision(self, request_id: int, agent_id: int, decision: Decision, decided_at: datetime, *,
+                 claimed_at: datetime | None = None) -> int:
+        """A decision row as decide() writes it, its durations computed from the request."""
+        with self.app.app_context():
+            request = db.session.get(DeletionRequest, request_id)
+            record = DecisionRecord(
+                request_id=request_id, agent_id=agent_id, decision=decision, reason=request.reason,
+                submitted_at=request.submitted_at, claimed_at=claimed_at, decided_at=decided_at,
+                seconds_since_submission=int((decided_at - request.submitted_at).total_seconds()),
+                seconds_since_claim=(None if claimed_at is None
+                                     else int((decided_at - claimed_at).total_seconds())))
+            db.session.add(record)
+            db.session.commit()
+            return record.id
+
+    def decided(self, seller_id: int, agent_id: int, decision: Decision, decided_at: datetime, *,
+                hours: float = 1, reason: Reason = Reason.BLACKMAIL,
+                claim_minutes: float | None = None) -> int:
+        """A request submitted `hours` before `decided_at` and decided then by the agent (the
+        request's status follows a final decision); returns the request's id."""
+        status = {Decision.APPROVE: RequestStatus.APPROVED, Decision.REJECT: RequestStatus.REJECTED,
+                  Decision.REQUEST_INFO: RequestStatus.NEEDS_INFO}[decision]
+        final = decision is not Decision.REQUEST_INFO
+        request_id = self.request(seller_id, decided_at - timedelta(hours=hours), reason=reason,
+                                  status=status, decided_at=decided_at if final else None,
+                                  decided_by_id=agent_id if final else None)
+        claimed_at = None if claim_minutes is None else decided_at - timedelta(minutes=claim_minutes)
+        self.decision(request_id, agent_id, decision, decided_at, claimed_at=claimed_at)
+        return request_id
+
+    def evidence(self, request_id: int, created_at: datetime, *, sha256: str | None = None,
+                 phash: str | None = None) -> int:
+        """A file stored now (marked reused against the files stored before it, whatever their
+        times), dated `created_at`."""
+        serial = next(_serial)
+        sha256, phash = sha256 or f"{serial:064x}", phash or f"{serial:016x}"
+        with self.app.app_context():
+            request = db.session.get(DeletionRequest, request_id)
+            file = Evidence(
+                request_id=request_id, uploaded_by_id=request.seller_id, original_filename="chat.png",
+                stored_name=f"dash-{serial}", thumbnail_name=f"dash-t-{serial}", format="png",
+                width=10, height=10, byte_size=100, sha256=sha256, perceptual_hash=phash,
+                created_at=created_at, **reuse_marks(request_id, sha256, phash))
+            db.session.add(file)
+            db.session.commit()
+            return file.id
+
+
+def _has_buyer_ids() -> bool:
+    """Whether the database has deletion_requests.buyer_id yet (migration e5c7a9d3b4f6)."""
+    return any(column["name"] == "buyer_id"
+               for column in inspect(db.session.connection()).get_columns("deletion_requests"))
+
+
+def _insert_before_buyer_ids(review: Review, request: DeletionRequest) -> int:
+    """The request's row without buyer_id, for a database a migration test left at an earlier
+    revision (the mapper would name every column it knows)."""
+    db.session.add(review)
+    db.session.flush()
+    values = {column.key: getattr(request, column.key)
+              for column in DeletionRequest.__table__.columns if column.key != "buyer_id"}
+    values["review_id"] = review.id
+    request_id = db.session.execute(
+        insert(DeletionRequest.__table__).values(
+            {key: value for key, value in values.items() if value is not None})
+        .returning(DeletionRequest.__table__.c.id)).scalar_one()
+    db.session.commit()
+    return request_id
+
+
+def decision_rows(app: Flask) -> list[DecisionRecord]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(DecisionRecord).order_by(DecisionRecord.id)))
+        db.session.expunge_all()
+        return rows

@@ -1,0 +1,1 @@
+"""The dashboard's period and figures, and the decision rows they are read from (services/dashboard)."""

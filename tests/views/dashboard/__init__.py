@@ -1,0 +1,1 @@
+"""/dashboard, /dashboard.json and the CSV downloads through HTTP."""
