@@ -19,12 +19,17 @@ $(SECRET_FILE):
 	mkdir -p instance
 	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $@
 
+# One process (the in-memory login throttle sees every attempt) with a fixed pool of threads: a
+# team on one machine. Not `flask run`: its thread per request crashed CPython 3.11.7 under load
+# (docs/benchmarks.md). bench/load starts the same server; a test keeps the two the same.
+EMBEDDED_SERVER_ARGS = --worker-class gthread --workers 1 --threads 8
+
 run: $(VENV)/.installed $(SECRET_FILE)
 	SECRET_KEY=$$(cat $(SECRET_FILE)) $(FLASK) db upgrade
 	SECRET_KEY=$$(cat $(SECRET_FILE)) $(FLASK) seed-demo
 	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
 	SECRET_KEY=$$(cat $(SECRET_FILE)) FLASK_SESSION_COOKIE_SECURE=false \
-		$(FLASK) run --host 127.0.0.1 --port $(PORT)
+		$(BIN)/gunicorn $(EMBEDDED_SERVER_ARGS) --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 # PYTEST_ARGS narrows a run, e.g. PYTEST_ARGS="-m 'not browser'" or PYTEST_ARGS=tests/services.
 test: $(VENV)/.installed

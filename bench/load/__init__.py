@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.load [--seconds 60] [--servers sqlite,postgres] [--keep]
 
-For each server in turn (Flask's threaded server on SQLite, as `make run` starts it; then gunicorn
-with 4 workers on PostgreSQL, with the login throttle in a private redis), on a fresh database and
+For each server in turn (gunicorn with one process and a pool of threads on SQLite, as `make run`
+starts it; then gunicorn with 4 workers on PostgreSQL, with the login throttle in a private redis),
+on a fresh database and
 upload folder: migrate, create the accounts, import reviews, start the server on a free loopback
 port, and for `--seconds` run 20 agents, 50 sellers, 2 managers and an attacker against it, each a
 thread with its own cookie jar posting real forms with their CSRF tokens. Afterwards the server is

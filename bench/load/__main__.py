@@ -47,7 +47,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("LOAD_SECONDS", 60)),
                         help="length of each server's run (default 60, or LOAD_SECONDS)")
     parser.add_argument("--servers", default=os.environ.get("LOAD_SERVERS", ",".join(SERVERS)),
-                        help="which servers, in order: sqlite (flask run), postgres (gunicorn -w 4)")
+                        help="which servers, in order: sqlite (as make run serves it), postgres (gunicorn -w 4)")
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--sellers", type=int, default=50)
     parser.add_argument("--managers", type=int, default=2)
@@ -141,7 +141,7 @@ def run_one(kind: str, options: Options, people: fixtures.Cast, hashes: dict[str
         env = servers.app_environment(url, uploads, **settings)
         began = time.perf_counter()
         prepare(env, people, hashes, folder)
-        make = servers.flask_threaded if kind == "sqlite" else servers.gunicorn
+        make = servers.embedded if kind == "sqlite" else servers.gunicorn
         server = make(env, folder / "server.log")
         print(f"\n== {server.label}: prepared in {time.perf_counter() - began:.1f} s; "
               f"{options.seconds:.0f} s of load on {server.base_url}", flush=True)

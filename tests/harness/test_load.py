@@ -4,9 +4,12 @@ in the database and must say so; fed a consistent run, each passes. The load tes
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bench.load import checks
 from bench.load.browser import Ledger, Sample, Surprise, page_name
 from bench.load.report import percentile
+from bench.load.servers import EMBEDDED_SERVER_ARGS
 from bench.load.workload import export_rows
 
 TARGET = "target.agent@load.example.com"
@@ -127,3 +130,10 @@ def test_pages_are_named_without_their_ids():
 def test_percentiles_use_the_nearest_rank():
     values = [float(n) for n in range(1, 101)]
     assert (percentile(values, 0.5), percentile(values, 0.95), percentile(values, 0.99)) == (50, 95, 99)
+
+
+def test_the_load_test_serves_sqlite_exactly_as_make_run_does():
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    (line,) = [line for line in makefile.splitlines() if line.startswith("EMBEDDED_SERVER_ARGS")]
+    assert tuple(line.split("=", 1)[1].split()) == EMBEDDED_SERVER_ARGS
+    assert "$(EMBEDDED_SERVER_ARGS)" in makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
