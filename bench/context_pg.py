@@ -45,10 +45,11 @@ INSERT INTO reviews (id, external_id, order_id, seller_id, buyer_id, rating_fulf
   SELECT g, 'r'||g, g, 1+((1+(g%5000))%2000), 1+((g::bigint*7919)%200000), 1+(g%5), 1+((g/5)%5), 1+((g/25)%5), '',
    timestamptz '2022-01-01' + (g||' minutes')::interval, true, now() FROM generate_series(1,1000000) g;
 INSERT INTO deletion_requests (id, review_id, seller_id, buyer_id, reason, explanation, review_snapshot,
-  status, submitted_at, updated_at, version)
+  status, submitted_at, waiting_since, updated_at, version)
   SELECT g, g*3, 1+((1+((g*3)%5000))%2000), 1+(((g*3)::bigint*7919)%200000), 'competitor_attack', 'e', '{}',
    (ARRAY['approved','rejected','withdrawn','rejected'])[1+g%4],
-   timestamptz '2022-01-02' + (g||' minutes')::interval, now(), 1 FROM generate_series(1,300000) g;
+   timestamptz '2022-01-02' + (g||' minutes')::interval, timestamptz '2022-01-02' + (g||' minutes')::interval,
+   now(), 1 FROM generate_series(1,300000) g;
 INSERT INTO evidence (id, request_id, uploaded_by_id, original_filename, stored_name, thumbnail_name, format,
   width, height, byte_size, sha256, perceptual_hash, phash_band_0, phash_band_1, phash_band_2, phash_band_3, created_at)
   SELECT g, 1+(g%300000), 1, 'f', 's'||g, 't'||g, 'PNG', 1, 1, 1, md5(g::text)||md5(g::text), h,

@@ -139,7 +139,7 @@ def fill(connection, tables, args: argparse.Namespace, now: datetime) -> dict[st
             "explanation": "The buyer asked for a discount in exchange for the rating. Chat attached.",
             "review_snapshot": {"review_id": f"R-{number}", "text": TEXTS[number % len(TEXTS)],
                                 "ratings": {"fulfillment": 1, "start_time": 2, "communication": 1}},
-            "submitted_at": moment, "updated_at": moment, "version": 1,
+            "submitted_at": moment, "waiting_since": moment, "updated_at": moment, "version": 1,
             "assignee_id": None, "claimed_at": None, "lease_expires_at": None,
             "decided_at": None, "decided_by_id": None,
         }
@@ -229,6 +229,7 @@ def run(args: argparse.Namespace) -> None:
         encode_cursor,
         queue_page,
         rows_query,
+        sort_column,
     )
 
     app = create_app({"SESSION_COOKIE_SECURE": False})
@@ -257,9 +258,10 @@ def run(args: argparse.Namespace) -> None:
 
         def cursor_after(filters: QueueFilters, rows: int) -> str:
             # Setup only: where the deep page starts, found once by counting (the page itself never does).
-            ordering = ((DeletionRequest.submitted_at.desc(), DeletionRequest.id.desc())
-                        if filters.newest_first else (DeletionRequest.submitted_at, DeletionRequest.id))
-            query = select(DeletionRequest.submitted_at, DeletionRequest.id).where(
+            moment_column = sort_column(filters.status)
+            ordering = ((moment_column.desc(), DeletionRequest.id.desc())
+                        if filters.newest_first else (moment_column, DeletionRequest.id))
+            query = select(moment_column, DeletionRequest.id).where(
                 DeletionRequest.status == filters.status)
             if filters.reason is not None:
                 query = query.where(DeletionRequest.reason == filters.reason)

@@ -8,6 +8,9 @@ from datetime import date
 from moderation_app.database import MAX_ROW_ID
 from moderation_app.services.audit.export import FIRST_DAY, LAST_DAY, AuditFilters, day_in_range
 
+# The actor filter is part of an address; no address is longer than this.
+ACTOR_SEARCH_MAX_LENGTH = 254
+
 
 def audit_args(filters: AuditFilters) -> dict[str, str]:
     """Query-string form, for links that keep the filters."""
@@ -57,7 +60,7 @@ def audit_filters_from(args: Mapping[str, str]) -> tuple[AuditFilters, list[str]
         errors.append(f"“{raw_request[:40]}” is not a request number; it is ignored.")
     filters = AuditFilters(
         since=day("since"), until=day("until"),
-        actor=printable(args.get("actor")).lower()[:254],
+        actor=printable(args.get("actor")).lower()[:ACTOR_SEARCH_MAX_LENGTH],
         action=printable(args.get("action"))[:64],
         request_id=request_id,
     )

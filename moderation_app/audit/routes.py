@@ -11,11 +11,13 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import MethodNotAllowed
 
-from moderation_app.audit.filters import audit_args, audit_filters_from
+from moderation_app.audit.display import detail_items
+from moderation_app.audit.filters import ACTOR_SEARCH_MAX_LENGTH, audit_args, audit_filters_from
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.users import Role, User
 from moderation_app.permissions import role_required
+from moderation_app.services.audit.actions import action_label
 from moderation_app.services.audit.export import (
     AuditFilters,
     export_filename,
@@ -38,7 +40,8 @@ CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjso
 
 @bp.context_processor
 def audit_link_helpers() -> dict[str, object]:
-    return {"audit_args": audit_args}
+    return {"audit_args": audit_args, "action_label": action_label, "detail_items": detail_items,
+            "actor_search_max_length": ACTOR_SEARCH_MAX_LENGTH}
 
 
 @bp.route("")

@@ -78,6 +78,7 @@ def seed_demo_requests(seller: User, staged: StagedFiles, agent: User | None = N
                                           daily_quota=daily_upload_quota())
         # Spread over the last days, so the queue shows ages on both sides of the 48 h target.
         deletion_request.submitted_at = utcnow() - timedelta(hours=9 * (len(filed) + 1))
+        deletion_request.waiting_since = deletion_request.submitted_at
         filed.append(deletion_request)
     if len(filed) > 2:
         withdraw_request(seller, filed[-1], "Sorted it out with the buyer directly.")

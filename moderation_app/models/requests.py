@@ -83,6 +83,11 @@ FINAL_STATUSES = frozenset({RequestStatus.APPROVED, RequestStatus.REJECTED, Requ
 # The same set as SQL, for the partial index (statuses in declaration order, as migrated).
 _OPEN_SQL = text("status IN ({})".format(
     ", ".join(f"'{status.value}'" for status in RequestStatus if status in OPEN_STATUSES)))
+_WITHDRAWN_SQL = text(f"status = '{RequestStatus.WITHDRAWN.value}'")
+
+
+def _submitted_at(context: Any) -> datetime:
+    return context.get_current_parameters()["submitted_at"]
 
 
 class DeletionRequest(db.Model):
@@ -93,6 +98,11 @@ class DeletionRequest(db.Model):
               sqlite_where=_OPEN_SQL, postgresql_where=_OPEN_SQL),
         # The queue: open requests oldest first, then by id for stable keyset pages.
         Index("ix_deletion_requests_status_submitted", "status", "submitted_at", "id"),
+        # Closed tabs of the queue: newest decision first, keyset on (decided_at, id).
+        Index("ix_deletion_requests_status_decided", "status", "decided_at", "id"),
+        # A withdrawal records no decision; the withdrawn tab keys on (updated_at, id) instead.
+        Index("ix_deletion_requests_withdrawn_updated", "updated_at", "id",
+              sqlite_where=_WITHDRAWN_SQL, postgresql_where=_WITHDRAWN_SQL),
         # Counts per reason read only this index; a reason filter seeks straight to its rows.
         Index("ix_deletion_requests_status_reason_submitted", "status", "reason", "submitted_at", "id"),
         Index("ix_deletion_requests_seller_submitted", "seller_id", "submitted_at"),
@@ -123,6 +133,10 @@ class DeletionRequest(db.Model):
     )
     # The queue orders by this, and it does not move when the seller answers a question.
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the request last entered the agents' court: filing, or the seller's latest answer.
+    # The queue's ages and its "over the response target" flag count from here. Declared after
+    # submitted_at, whose value (given or defaulted) is the default here.
+    waiting_since: Mapped[datetime] = mapped_column(UTCDateTime, default=_submitted_at)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # A claim is a lease: it lapses at lease_expires_at unless the holder's activity renews it.
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)

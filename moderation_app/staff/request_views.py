@@ -14,6 +14,7 @@ from moderation_app.models.requests import DeletionRequest
 from moderation_app.models.users import STAFF_ROLES, User
 from moderation_app.permissions import role_required
 from moderation_app.services.errors import DomainError, NoSuchRecord
+from moderation_app.services.queue.listing import submitted_count
 from moderation_app.services.queue.signals import request_signals
 from moderation_app.services.requests.claims import claim, claim_next, holds, live_holder_id, release
 from moderation_app.services.requests.decisions import (
@@ -64,7 +65,13 @@ def _take_next() -> ResponseReturnValue:
             agent = _staff()
             continue
         if next_request is None:
-            flash("The queue is empty: no open request is waiting. Well done.", "success")
+            # Nothing free is not nothing left: others may hold every submitted request.
+            waiting = submitted_count()
+            if waiting:
+                flash(f"Nothing to take right now: {waiting} submitted "
+                      f"request{'s are' if waiting != 1 else ' is'} held by other agents.", "info")
+            else:
+                flash("The queue is empty: no open request is waiting. Well done.", "success")
             return redirect(url_for("staff.queue"), 303)
         return _to_detail(next_request.id)
     flash("The queue is very busy right now; press the button again.", "error")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 from flask import Flask
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import column, insert, inspect, select, table
 
 from moderation_app.extensions import db
 from moderation_app.models.evidence import Evidence
@@ -69,8 +69,9 @@ class DeskData:
                 status=status, submitted_at=submitted_at, updated_at=submitted_at,
                 assignee_id=assignee_id, lease_expires_at=lease_expires_at, claimed_at=claimed_at,
                 decided_at=decided_at, decided_by_id=decided_by_id)
-            if not _has_buyer_ids():
-                return _insert_before_buyer_ids(review, request)
+            missing = _missing_columns()
+            if missing:
+                return _insert_before_columns(review, request, missing)
             db.session.add(request)
             db.session.commit()
             return request.id
@@ -123,24 +124,32 @@ class DeskData:
             return file.id
 
 
-def _has_buyer_ids() -> bool:
-    """Whether the database has deletion_requests.buyer_id yet (migration e5c7a9d3b4f6)."""
-    return any(column["name"] == "buyer_id"
-               for column in inspect(db.session.connection()).get_columns("deletion_requests"))
+def _missing_columns() -> set[str]:
+    """The model's deletion_requests columns the database lacks yet (a migration test left it at
+    an earlier revision: buyer_id came with e5c7a9d3b4f6, waiting_since with f7a1b2c3d4e5)."""
+    present = {column["name"]
+               for column in inspect(db.session.connection()).get_columns("deletion_requests")}
+    return {column.key for column in DeletionRequest.__table__.columns} - present
 
 
-def _insert_before_buyer_ids(review: Review, request: DeletionRequest) -> int:
-    """The request's row without buyer_id, for a database a migration test left at an earlier
-    revision (the mapper would name every column it knows)."""
+def _insert_before_columns(review: Review, request: DeletionRequest, missing: set[str]) -> int:
+    """The request's row without the `missing` columns (the mapper would name every column it
+    knows)."""
     db.session.add(review)
     db.session.flush()
     values = {column.key: getattr(request, column.key)
-              for column in DeletionRequest.__table__.columns if column.key != "buyer_id"}
+              for column in DeletionRequest.__table__.columns if column.key not in missing}
     values["review_id"] = review.id
+    if "buyer_id" in values:
+        values["buyer_id"] = review.buyer_id
+    values["version"] = values["version"] or 1
+    values = {key: value for key, value in values.items() if value is not None}
+    # A bare table: the model's table would add its Python defaults, missing columns included.
+    types = DeletionRequest.__table__.c
+    old_table = table("deletion_requests", *(column(key, types[key].type) for key in values),
+                      column("id", types["id"].type))
     request_id = db.session.execute(
-        insert(DeletionRequest.__table__).values(
-            {key: value for key, value in values.items() if value is not None})
-        .returning(DeletionRequest.__table__.c.id)).scalar_one()
+        insert(old_table).values(values).returning(old_table.c.id)).scalar_one()
     db.session.commit()
     return request_id
 

@@ -33,10 +33,12 @@ def queued_request(app: Flask, seller_id: int, submitted_at: datetime, *,
                    text: str = "Terrible seller, never again", stars: tuple[int, int, int] = (1, 2, 3),
                    assignee_id: int | None = None, lease_expires_at: datetime | None = None,
                    evidence: int = 1, decided_at: datetime | None = None,
-                   updated_at: datetime | None = None) -> int:
+                   updated_at: datetime | None = None, waiting_since: datetime | None = None,
+                   decided_by_id: int | None = None) -> int:
     """A request written as rows, on a fresh offer, order and review of the seller's (with the
     review's snapshot, as filing takes it), and `evidence` screenshot rows without files: every
-    column the queue shows or sorts by can be set."""
+    column the queue shows or sorts by can be set. `waiting_since` defaults to `submitted_at` (never
+    answered); an approved or rejected request's `decided_at` to its `updated_at`."""
     serial = next(_serial)
     with app.app_context():
         buyer = Buyer(username=f"buyer-{serial}")
@@ -53,7 +55,13 @@ def queued_request(app: Flask, seller_id: int, submitted_at: datetime, *,
                                   submitted_at=submitted_at,
                                   assignee_id=assignee_id, lease_expires_at=lease_expires_at,
                                   claimed_at=lease_expires_at and lease_expires_at - timedelta(minutes=30),
-                                  decided_at=decided_at, updated_at=updated_at or submitted_at)
+                                  decided_at=decided_at or (
+                                      (updated_at or submitted_at)
+                                      if status in (RequestStatus.APPROVED, RequestStatus.REJECTED)
+                                      else None),
+                                  decided_by_id=decided_by_id,
+                                  waiting_since=waiting_since or submitted_at,
+                                  updated_at=updated_at or submitted_at)
         db.session.add(request)
         db.session.flush()
         for number in range(evidence):

@@ -85,7 +85,10 @@ def add_request(app: Flask, seller: User, review_id: str, *,
             review=review, seller_id=seller.id, buyer_id=review.buyer_id, reason=reason,
             explanation=EXPLANATION,
             review_snapshot=review_snapshot(review), status=status,
-            submitted_at=submitted_at or datetime.now(UTC))
+            submitted_at=submitted_at or datetime.now(UTC),
+            # As decide() leaves it: the closed tabs of the queue list by decision time.
+            decided_at=datetime.now(UTC)
+            if status in (RequestStatus.APPROVED, RequestStatus.REJECTED) else None)
         db.session.add(deletion_request)
         db.session.commit()
         return deletion_request.id

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from moderation_app.models.marketplace import Review
+
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
 from moderation_app.models.users import User
@@ -63,8 +65,8 @@ def filtered_query(filters: AuditFilters) -> Select:
     if filters.until:  # inclusive: the whole of that day
         end = datetime.combine(filters.until + timedelta(days=1), time(), UTC)
         query = query.where(AuditEvent.occurred_at < end)
-    if filters.actor:
-        query = query.where(AuditEvent.actor_email == filters.actor)
+    if filters.actor:  # part of an address, any case: "ana" finds ana.agent@example.com
+        query = query.where(AuditEvent.actor_email.icontains(filters.actor, autoescape=True))
     if filters.action:
         query = query.where(AuditEvent.action == filters.action)
     if filters.request_id is not None:
@@ -95,12 +97,14 @@ def neutralize(cell: object) -> object:
     return cell
 
 
-def _record(event: AuditEvent) -> dict[str, Any]:
+def _record(event: AuditEvent, review_external_id: str | None) -> dict[str, Any]:
     details = json.loads(event.details)
     return {
         "id": event.id, "occurred_at": format_timestamp(event.occurred_at),
         "actor_email": event.actor_email, "actor_role": event.actor_role, "action": event.action,
-        "request_id": event.request_id, "review_id": event.review_id,
+        # The marketplace's id (R-1082), as every page shows it; the event's own column holds the
+        # desk's internal number, which the hash covers. None when the review is gone.
+        "request_id": event.request_id, "review_id": review_external_id,
         "decision": details.get("decision"), "note": details.get("note"),
         "details": details, "prev_hash": event.prev_hash, "hash": event.hash,
     }
@@ -114,28 +118,32 @@ def export_lines(session: Session, filters: AuditFilters, fmt: str,
     The first chunk (the CSV header, or the first JSON line) comes only once the query has run,
     and at once after it: a caller that takes it before it starts answering still learns of any
     failure to start in time to answer with an error instead of a cut-off download."""
-    result = session.scalars(filtered_query(filters).order_by(AuditEvent.id)
-                             .execution_options(yield_per=STREAM_BATCH, stream_results=True))
+    # The review's external id comes with each row (a join on its primary key), so the stream
+    # stays one server-side cursor read in batches.
+    query = (filtered_query(filters).add_columns(Review.external_id)
+             .outerjoin(Review, Review.id == AuditEvent.review_id).order_by(AuditEvent.id))
+    result = session.execute(query.execution_options(yield_per=STREAM_BATCH, stream_results=True))
     with closing(result):
         yield from (_jsonl_lines if fmt == "jsonl" else _csv_chunks)(result, counter)
 
 
-def _jsonl_lines(events: Iterable[AuditEvent], counter: list[int]) -> Iterator[str]:
-    for event in events:
+def _jsonl_lines(rows: Iterable[tuple[AuditEvent, str | None]], counter: list[int]) -> Iterator[str]:
+    for event, review_external_id in rows:
         counter[0] += 1
-        yield json.dumps(_record(event), ensure_ascii=False, separators=(",", ":")) + "\n"
+        yield json.dumps(_record(event, review_external_id), ensure_ascii=False,
+                         separators=(",", ":")) + "\n"
 
 
-def _csv_chunks(events: Iterable[AuditEvent], counter: list[int]) -> Iterator[str]:
+def _csv_chunks(rows: Iterable[tuple[AuditEvent, str | None]], counter: list[int]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()
-    for event in events:
+    for event, review_external_id in rows:
         counter[0] += 1
-        record = _record(event)
+        record = _record(event, review_external_id)
         record["details"] = json.dumps(record["details"], ensure_ascii=False, sort_keys=True)
         writer.writerow([neutralize("" if record[column] is None else record[column])
                          for column in CSV_COLUMNS])

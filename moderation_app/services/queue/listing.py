@@ -1,9 +1,16 @@
 """The staff queue as a list: filters, keyset pages, counts per reason and per status.
 
-Pages are keyed on (submitted_at, id), the columns of ix_deletion_requests_status_submitted, so page
-5,000 costs what page 1 costs: the database seeks to the cursor instead of counting rows past it.
-Three queries a page, whatever its size: the rows (with review, seller and live holder joined in),
-the evidence counts for those rows, and the counts per reason.
+Open tabs are keyed on (submitted_at, id), the columns of ix_deletion_requests_status_submitted;
+approved and rejected on (decided_at, id) (ix_deletion_requests_status_decided), withdrawn on
+(updated_at, id) (ix_deletion_requests_withdrawn_updated: a withdrawal records no decision and is a
+closed request's last change). So page 5,000 costs what page 1 costs: the database seeks to the
+cursor instead of counting rows past it. Three queries a page, whatever its size: the rows (with
+review, seller, live holder and decider joined in), the evidence counts for those rows, and one
+grouped count per (status, reason) from which both the tab counts and the reason counts come.
+
+Ages count from `waiting_since`, when the request last changed hands: a submitted request has
+waited on the agents since it was filed or the seller answered; one that needs information has
+waited on the seller since the question, and is never overdue.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import aliased, contains_eager, defer
 
 from moderation_app.database import MAX_ROW_ID
@@ -41,6 +49,11 @@ class QueueFilters:
     @property
     def is_default(self) -> bool:
         return self == QueueFilters()
+
+    @property
+    def narrows(self) -> bool:
+        """Whether anything but the status tab narrows the list (an empty tab is then no news)."""
+        return self.reason is not None or self.assignee != DEFAULT_ASSIGNEE or bool(self.seller)
 
     @property
     def newest_first(self) -> bool:
@@ -84,11 +97,23 @@ def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
 class QueueRow:
     request: DeletionRequest
     evidence_count: int
-    # Open requests: how long they have waited. Closed ones: how long they took to close.
+    # Open requests: how long they have waited in the current court (see waiting_since).
+    # Closed ones: how long they took to close.
     age: timedelta
+    # Past the response target; never while waiting on the seller (not the desk's delay).
     overdue: bool
     # Only while the lease runs; a lapsed claim is nobody's.
     holder_email: str | None
+    # Closed requests: who closed it (the seller, for a withdrawal) and when.
+    closed_by_email: str | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def answered(self) -> bool:
+        """Back from the seller: a submitted request whose clock was restarted by an answer."""
+        request = self.request
+        return (request.status is RequestStatus.SUBMITTED
+                and request.waiting_since > request.submitted_at)
 
 
 @dataclass(frozen=True)
@@ -97,6 +122,8 @@ class QueuePage:
     next_cursor: str | None
     counts_by_reason: dict[Reason, int]
     filters: QueueFilters
+    # What each status tab would list with the other filters (reason included).
+    counts_by_status: dict[RequestStatus, int]
 
     @property
     def total(self) -> int:
@@ -126,22 +153,34 @@ def _conditions(filters: QueueFilters, viewer: User, now: datetime, seller: type
     return conditions
 
 
+def sort_column(status: RequestStatus) -> InstrumentedAttribute[datetime]:
+    """The time a tab is ordered and keyed by (with the id): see the module's docstring."""
+    if status is RequestStatus.WITHDRAWN:
+        return DeletionRequest.updated_at
+    if status in FINAL_STATUSES:
+        return DeletionRequest.decided_at
+    return DeletionRequest.submitted_at
+
+
 def rows_query(filters: QueueFilters, viewer: User, position: tuple[datetime, int] | None, limit: int,
-               now: datetime) -> Select[tuple[DeletionRequest, str | None]]:
-    """Up to `limit` requests after `position`, each with its live holder's email (or None).
-    Seeks along ix_deletion_requests_status_submitted: (status, submitted_at, id)."""
+               now: datetime) -> Select[tuple[DeletionRequest, str | None, str | None]]:
+    """Up to `limit` requests after `position`, each with its live holder's email (or None) and
+    its decider's (or None). Seeks along the tab's index (status, sort_column, id)."""
     seller = aliased(User, name="seller")
     holder = aliased(User, name="holder")
-    key = tuple_(DeletionRequest.submitted_at, DeletionRequest.id)
+    decider = aliased(User, name="decider")
+    moment = sort_column(filters.status)
+    key = tuple_(moment, DeletionRequest.id)
     if filters.newest_first:
-        order = (DeletionRequest.submitted_at.desc(), DeletionRequest.id.desc())
+        order = (moment.desc(), DeletionRequest.id.desc())
     else:
-        order = (DeletionRequest.submitted_at.asc(), DeletionRequest.id.asc())
+        order = (moment.asc(), DeletionRequest.id.asc())
     query = (
-        select(DeletionRequest, holder.email)
+        select(DeletionRequest, holder.email, decider.email)
         .join(DeletionRequest.review)
         .join(seller, DeletionRequest.seller_id == seller.id)
         .outerjoin(holder, and_(DeletionRequest.assignee_id == holder.id, _live_lease(now)))
+        .outerjoin(decider, DeletionRequest.decided_by_id == decider.id)
         .options(
             contains_eager(DeletionRequest.review),
             contains_eager(DeletionRequest.seller.of_type(seller)),
@@ -169,45 +208,89 @@ def _evidence_counts(request_ids: list[int]) -> dict[int, int]:
     ).all())
 
 
-def counts_by_reason(filters: QueueFilters, viewer: User, now: datetime) -> dict[Reason, int]:
-    """Matches per reason for the filters other than reason itself (every reason, zeros too)."""
+@dataclass(frozen=True)
+class TabCounts:
+    by_status: dict[RequestStatus, int]
+    by_reason: dict[Reason, int]
+
+
+def tab_counts(filters: QueueFilters, viewer: User, now: datetime) -> TabCounts:
+    """One grouped count per (status, reason) under the filters other than status and reason
+    (every status and reason, zeros too): per reason within the current tab, and per tab within
+    the reason filter, so each count is what its link lists. Reads only
+    ix_deletion_requests_status_reason_submitted unless the assignee or seller filter is set."""
     seller = aliased(User, name="seller")
-    query = select(DeletionRequest.reason, func.count()).group_by(DeletionRequest.reason)
+    query = (select(DeletionRequest.status, DeletionRequest.reason, func.count())
+             .group_by(DeletionRequest.status, DeletionRequest.reason))
     if filters.seller:
         query = query.join(seller, DeletionRequest.seller_id == seller.id)
-    query = query.where(*_conditions(filters, viewer, now, seller, with_reason=False))
-    counts = dict.fromkeys(Reason, 0)
-    counts.update(db.session.execute(query).all())
-    return counts
+    conditions = _conditions(filters, viewer, now, seller, with_reason=False)[1:]  # not the status
+    query = query.where(*conditions)
+    by_status = dict.fromkeys(RequestStatus, 0)
+    by_reason = dict.fromkeys(Reason, 0)
+    for status, reason, count in db.session.execute(query).all():
+        status, reason = RequestStatus(status), Reason(reason)
+        if status is filters.status:
+            by_reason[reason] += count
+        if filters.reason is None or reason is filters.reason:
+            by_status[status] += count
+    return TabCounts(by_status=by_status, by_reason=by_reason)
 
 
-def _age(request: DeletionRequest, now: datetime) -> timedelta:
+def counts_by_reason(filters: QueueFilters, viewer: User, now: datetime) -> dict[Reason, int]:
+    """Matches per reason for the filters other than reason itself (every reason, zeros too)."""
+    return tab_counts(filters, viewer, now).by_reason
+
+
+def _closed_at(request: DeletionRequest) -> datetime | None:
+    if request.status is RequestStatus.WITHDRAWN:
+        return request.updated_at  # a withdrawal records no decided_at and is the last change
+    return request.decided_at
+
+
+def _row(request: DeletionRequest, evidence_count: int, holder_email: str | None,
+         decider_email: str | None, now: datetime, response_target: timedelta) -> QueueRow:
     if request.status in FINAL_STATUSES:
-        # Withdrawals set no decided_at; the withdrawal was the request's last change.
-        closed_at = request.decided_at or request.updated_at or now
-        return closed_at - request.submitted_at
-    return now - request.submitted_at
+        closed_at = _closed_at(request) or now
+        closed_by = request.seller.email if request.status is RequestStatus.WITHDRAWN else decider_email
+        age = closed_at - request.submitted_at
+        return QueueRow(request=request, evidence_count=evidence_count, age=age,
+                        overdue=age > response_target, holder_email=None,
+                        closed_by_email=closed_by, closed_at=closed_at)
+    age = now - request.waiting_since
+    return QueueRow(request=request, evidence_count=evidence_count, age=age,
+                    overdue=request.status is RequestStatus.SUBMITTED and age > response_target,
+                    holder_email=holder_email)
 
 
 def queue_page(filters: QueueFilters, viewer: User, cursor: str | None, page_size: int,
                now: datetime, response_target: timedelta) -> QueuePage:
     """One page of requests matching `filters`, resuming after `cursor` (None or an unreadable
-    cursor: the first page). Open statuses oldest first, closed ones newest first; a row older
-    than `response_target` is overdue."""
+    cursor: the first page). Open statuses oldest submission first, closed ones newest closing
+    first; a submitted request waiting longer than `response_target` is overdue."""
     page_size = max(int(page_size), 1)
     fetched = db.session.execute(
         rows_query(filters, viewer, decode_cursor(cursor), page_size + 1, now)).all()
     page, more = fetched[:page_size], len(fetched) > page_size
-    evidence = _evidence_counts([request.id for request, _ in page])
-    rows = []
-    for request, holder_email in page:
-        age = _age(request, now)
-        rows.append(QueueRow(request=request, evidence_count=evidence.get(request.id, 0), age=age,
-                             overdue=age > response_target, holder_email=holder_email))
+    evidence = _evidence_counts([request.id for request, _, _ in page])
+    rows = [_row(request, evidence.get(request.id, 0), holder_email, decider_email, now,
+                 response_target)
+            for request, holder_email, decider_email in page]
     last = page[-1][0] if page else None
+    # decide() always sets decided_at (and the migration backfilled it); a row written without one
+    # sorts last and ends the pages instead of failing.
+    last_moment = getattr(last, sort_column(filters.status).key) if last else None
+    counts = tab_counts(filters, viewer, now)
     return QueuePage(
         rows=rows,
-        next_cursor=encode_cursor(last.submitted_at, last.id) if more and last else None,
-        counts_by_reason=counts_by_reason(filters, viewer, now),
+        next_cursor=encode_cursor(last_moment, last.id) if more and last and last_moment else None,
+        counts_by_reason=counts.by_reason,
         filters=filters,
+        counts_by_status=counts.by_status,
     )
+
+
+def submitted_count() -> int:
+    """Submitted requests, held or not: whether "nothing to take" means the queue is empty."""
+    return db.session.scalar(select(func.count()).select_from(DeletionRequest)
+                             .where(DeletionRequest.status == RequestStatus.SUBMITTED)) or 0

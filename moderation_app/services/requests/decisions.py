@@ -82,7 +82,9 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
     if internal_note:
         db.session.add(RequestMessage(request=deletion_request, author=actor,
                                       kind=MessageKind.INTERNAL_NOTE, body=internal_note))
-    if decision is not Decision.REQUEST_INFO:
+    if decision is Decision.REQUEST_INFO:
+        deletion_request.waiting_since = now  # the seller's court now: the queue counts from here
+    else:
         deletion_request.decided_at = now
         deletion_request.decided_by_id = actor.id
     db.session.add(decision_record(actor, deletion_request, decision, now))

@@ -223,6 +223,8 @@ def answer_request(seller: User, deletion_request: DeletionRequest, message: str
     db.session.flush()
     evidence = _attach(deletion_request, seller, images, staged, daily_quota, message=reply)
     deletion_request.status = RequestStatus.SUBMITTED  # submitted_at stays: same place in the queue
+    # Back in the agents' court: the queue's age and response target count from the answer.
+    deletion_request.waiting_since = utcnow()
     record_event("request.evidence_added", actor=seller, request_id=deletion_request.id,
                  review_id=deletion_request.review_id, details={
                      "message_id": reply.id, "status_before": RequestStatus.NEEDS_INFO.value,

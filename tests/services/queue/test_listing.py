@@ -127,10 +127,11 @@ def test_malformed_cursor_decodes_to_none(raw):
 def test_keyset_pages_cover_every_row_exactly_once(app, seller_id, status, page_size):
     agent_id = make_user(app, "agent@example.com", Role.AGENT).id
     tie = NOW - timedelta(days=1)
-    decided_at = None if status is RequestStatus.SUBMITTED else NOW
+    closed = status is not RequestStatus.SUBMITTED
+    # Decided in the opposite order to submission, so the two keys cannot be confused.
     created = [queued_request(app, seller_id, tie - timedelta(hours=hours), status=status,
-                              decided_at=decided_at)
-               for hours in (30, 20, 0, 0, 0, 0, 10, 5)]  # four rows share one submitted_at
+                              decided_at=NOW - timedelta(hours=40 - hours) if closed else None)
+               for hours in (30, 20, 0, 0, 0, 0, 10, 5)]  # four rows share one submitted_at (and decided_at)
     filters = QueueFilters(status=status)
     seen, cursor, pages = [], None, 0
     while True:
@@ -143,9 +144,11 @@ def test_keyset_pages_cover_every_row_exactly_once(app, seller_id, status, page_
             break
         assert pages < 20
     with app.app_context():
-        by_time = sorted(created, key=lambda request_id: (
-            db.session.get(DeletionRequest, request_id).submitted_at, request_id))
-    assert seen == (by_time[::-1] if status == RequestStatus.APPROVED else by_time)
+        def key(request_id: int) -> tuple[datetime, int]:
+            request = db.session.get(DeletionRequest, request_id)
+            return (request.decided_at if closed else request.submitted_at), request_id
+        by_time = sorted(created, key=key)
+    assert seen == (by_time[::-1] if closed else by_time)
     assert len(set(seen)) == len(created)
     assert pages == -(-len(created) // page_size)
 
@@ -166,7 +169,8 @@ def test_a_page_costs_three_queries_whatever_its_size(app, seller_id, agent):
                 page = queue_page(QueueFilters(), viewer, None, size, NOW, TARGET)
                 for row in page.rows:  # what the template touches
                     _ = (row.request.review.text, row.request.review.ratings, row.request.seller.email,
-                         row.request.reason.label, row.holder_email, row.evidence_count)
+                         row.request.reason.label, row.holder_email, row.evidence_count, row.answered,
+                         row.closed_by_email, page.counts_by_status, page.counts_by_reason)
             costs[size] = len(log.statements)
             assert not any(re.search(r"\bOFFSET\s+[1-9]", statement) for statement in log.statements)
         assert len(page.rows) == 12

@@ -195,12 +195,12 @@ def _failing_after_the_first_row(monkeypatch):
     real_record = export_module._record
     calls = []
 
-    def record_then_fail(event):
+    def record_then_fail(event, review_external_id):
         calls.append(event.id)
         if len(calls) == 2:
             # The read fails under way (and on PostgreSQL its transaction with it).
             object_session(event).execute(text("SELECT no_such_column FROM audit_events"))
-        return real_record(event)
+        return real_record(event, review_external_id)
 
     monkeypatch.setattr(export_module, "_record", record_then_fail)
 

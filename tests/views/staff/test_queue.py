@@ -101,12 +101,12 @@ def test_row_shows_reason_seller_stars_text_and_evidence(app, agent_client, sell
                                 text="Wrong item entirely. " + "blah " * 100)
     row = row_html(queue_html(agent_client), request_id)
     assert Reason.WRONG_OFFER.label in row
-    assert '<td class="queue-seller">shop<wbr>@example.com</td>' in row
+    assert re.search(r'<td class="queue-seller"[^>]*>shop<wbr>@example.com</td>', row)
     assert re.findall(r'aria-label="(\d) of 5 stars"', row) == ["2", "4", "5"]
     excerpt = re.search(r'<p class="review-text queue-excerpt">(.*?)</p>', row, re.DOTALL).group(1)
     assert excerpt.startswith("Wrong item entirely.") and excerpt.endswith("...")
     assert len(excerpt) <= 120
-    assert re.search(r'<td class="queue-evidence">3 ', row)
+    assert re.search(r'<td class="queue-evidence"[^>]*>3 ', row)
     assert "2 h 0 min" in row or "2 h 1 min" in row
 
 
@@ -162,7 +162,7 @@ def test_needs_info_filter_shows_requests_waiting_on_the_seller(app, agent_clien
     queued_request(app, seller_id, now - timedelta(hours=4))
     body = queue_html(agent_client, {"status": "needs_info"})
     assert shown_ids(body) == [waiting]
-    assert '<a href="/queue?status=needs_info" aria-current="page">Needs information</a>' in body
+    assert re.search(r'<a href="/queue\?status=needs_info" aria-current="page"[^>]*>Needs information ', body)
 
 
 def test_counts_per_reason_follow_status_and_other_filters_but_not_reason(app, agent_client, seller_id):
@@ -227,7 +227,7 @@ def test_assignee_filter_treats_a_lapsed_lease_as_unassigned(agent_client, lease
 
 def test_holder_column_shows_live_leases_only(agent_client, leases):
     body = queue_html(agent_client)
-    assert re.search(r'<td class="queue-holder">\s*You\s*</td>', row_html(body, leases["mine"]))
+    assert re.search(r'<td class="queue-holder"[^>]*>\s*You\s*</td>', row_html(body, leases["mine"]))
     assert "colleague@example.com" in row_html(body, leases["colleague"])
     for name in ("lapsed", "nobody"):
         assert '<span class="muted">Unassigned</span>' in row_html(body, leases[name])
@@ -294,8 +294,8 @@ def test_no_match_offers_a_reset(app, agent_client, seller_id):
     queued_request(app, seller_id, datetime.now(UTC) - timedelta(hours=1))
     body = queue_html(agent_client, {"seller": "nobody-like-this"})
     assert shown_ids(body) == []
-    assert "Nothing matches these filters" in body and "The queue is empty" not in body
-    assert '<a href="/queue">Reset the filters</a>' in body
+    assert "No requests match these filters" in body and "The queue is empty" not in body
+    assert '<a href="/queue">Clear the filters</a>' in body
 
 
 # --- pages -------------------------------------------------------------------------------------

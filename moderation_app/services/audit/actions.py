@@ -1,0 +1,38 @@
+"""What each audit action means, in words: the one table the viewer's labels and filter read.
+
+Every action the desk records has a label here; a test reads every `record_event(...)` call in the
+package and fails on an action without one."""
+
+from __future__ import annotations
+
+ACTION_LABELS: dict[str, str] = {
+    "audit.checkpointed": "Audit checkpoint signed",
+    "audit.exported": "Audit log exported",
+    "auth.login": "Signed in",
+    "auth.login_failed": "Sign-in failed",
+    "auth.logout": "Signed out",
+    "auth.reauthenticated": "Password confirmed",
+    "auth.reauthentication_failed": "Password confirmation failed",
+    "auth.session_expired": "Session expired",
+    "evidence.gc": "Orphaned evidence files removed",
+    "marketplace.imported": "Marketplace data imported",
+    "request.claimed": "Request claimed",
+    "request.decided": "Request decided",
+    "request.evidence_added": "Seller answered",
+    "request.note_added": "Internal note added",
+    "request.released": "Request released",
+    "request.submitted": "Request submitted",
+    "request.withdrawn": "Request withdrawn",
+    "user.created": "Account created",
+    "user.deactivated": "Account deactivated",
+    "user.password_rehashed": "Password hash upgraded",
+    "user.password_reset_link": "Password link sent",
+    "user.password_set": "Password set",
+    "user.reactivated": "Account reactivated",
+    "user.role_changed": "Role changed",
+}
+
+
+def action_label(action: str) -> str:
+    """The label, or the code itself for an action recorded by an older version of the desk."""
+    return ACTION_LABELS.get(action, action)

@@ -1,0 +1,231 @@
+"""WCAG 2.2 AA in Debian's Chromium: axe-core over every page each role reaches on the demo data, and
+no sideways scrolling on phones (360 and 390 px). One server and one browser for the whole module."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from moderation_app.database import utcnow
+from moderation_app.demo.seed import DEMO_LOGINS, seed_demo
+from moderation_app.extensions import db
+from moderation_app.models import DeletionRequest, RequestStatus, Review
+from moderation_app.models.users import Role
+from moderation_app.services.accounts import find_user, invite
+from moderation_app.settings import evidence_store
+from tests.helpers.database import app_on_test_database
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
+]
+
+# What fails the check: "minor" and "moderate" findings are reported by axe but not enforced.
+BLOCKING_IMPACTS = {"serious", "critical"}
+PHONE_WIDTHS = (360, 390)
+
+
+@dataclass(frozen=True)
+class Desk:
+    base: str
+    pages: dict[str, list[str]]  # role ("anonymous", "seller", ...) -> paths that role reaches
+
+
+def demo_login(role: str) -> tuple[str, str]:
+    email, _, password = next(login for login in DEMO_LOGINS if login[1] == role)
+    return email, password
+
+
+def pages_on(app) -> dict[str, list[str]]:
+    """The demo data's pages per role; the queue's tabs are read off the queue page itself."""
+    with app.app_context():
+        seller = find_user(demo_login("seller")[0])
+        requests = db.session.scalars(select(DeletionRequest).where(
+            DeletionRequest.seller_id == seller.id).order_by(DeletionRequest.id)).all()
+        open_request = next(item for item in requests if item.status in (
+            RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO))
+        decided = db.session.scalar(select(DeletionRequest.id).where(
+            DeletionRequest.status.in_([RequestStatus.APPROVED, RequestStatus.REJECTED])))
+        fresh_review = db.session.scalar(select(Review.external_id).where(
+            Review.seller_id == seller.id, Review.rating_fulfillment <= 2,
+            ~Review.id.in_(select(DeletionRequest.review_id))).order_by(Review.id))
+        link = invite("new.agent@example.com", Role.AGENT, find_user(demo_login("manager")[0]),
+                      utcnow()).token
+        member = find_user(demo_login("agent")[0]).id
+        first, open_id = requests[0].id, open_request.id
+        db.session.commit()
+    return {
+        "anonymous": ["/login", f"/set-password/{link}", "/set-password/not-a-link", "/nothing-here"],
+        "seller": ["/seller/reviews", f"/seller/reviews/{fresh_review}/deletion-request",
+                   "/seller/requests", f"/seller/requests/{first}",
+                   f"/seller/requests/{open_id}", f"/seller/requests/{open_id}/withdraw",
+                   "/queue"],  # the 403 page
+        "agent": ["/queue", f"/requests/{open_id}", f"/requests/{decided}", "/dashboard"],
+        "manager": ["/dashboard", "/audit", "/team", f"/team/{member}",
+                    "/reauthenticate?next=/audit/export.csv"],
+    }
+
+
+@pytest.fixture(scope="module")
+def desk(migrated_database, tmp_path_factory) -> Iterator[Desk]:
+    with app_on_test_database(migrated_database, tmp_path_factory.mktemp("a11y")) as app:
+        with app.app_context():
+            with evidence_store().transaction() as staged:
+                seed_demo(staged)
+                db.session.commit()
+        pages = pages_on(app)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield Desk(f"http://127.0.0.1:{server.server_port}", pages)
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def signed_in_page(browser, desk: Desk, role: str, width: int = 1280):
+    context = browser.new_context(viewport={"width": width, "height": 860})
+    page = context.new_page()
+    if role != "anonymous":
+        email, password = demo_login(role)
+        page.goto(f"{desk.base}/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        assert "/login" not in page.url, f"{role} could not sign in"
+    return context, page
+
+
+def blocking(page) -> list[str]:
+    """axe-core's serious and critical findings on the page, one readable line per element."""
+    result = axe_playwright.Axe().run(page)
+    found = []
+    for violation in result.response["violations"]:
+        if violation["impact"] in BLOCKING_IMPACTS:
+            for node in violation["nodes"]:
+                found.append(f"{page.url}: {violation['id']} ({violation['impact']}): "
+                             f"{violation['help']} at {node['target']}")
+    return found
+
+
+def visit_all(browser, desk: Desk, role: str, check, width: int = 1280) -> list[str]:
+    """Runs `check(page)` on each of the role's pages, the queue's tabs, and the forms after a
+    failed submit; returns everything it found."""
+    context, page = signed_in_page(browser, desk, role, width)
+    found: list[str] = []
+    try:
+        for path in desk.pages[role]:
+            page.goto(f"{desk.base}{path}")
+            found += check(page)
+            if path == "/queue" and role != "seller":
+                for tab in page.locator("nav.tabs a").evaluate_all("links => links.map(a => a.href)"):
+                    page.goto(tab)
+                    found += check(page)
+        # Forms as they come back with errors, and a request held by the agent.
+        if role == "anonymous":
+            page.goto(f"{desk.base}/login")
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+            found += check(page)
+        elif role == "seller":
+            page.goto(f"{desk.base}{desk.pages['seller'][1]}")
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+            found += check(page)
+        elif role == "agent":
+            page.goto(f"{desk.base}/queue")
+            page.click("text=Take the next request")
+            page.wait_for_load_state()
+            found += check(page)
+        elif role == "manager":
+            page.goto(f"{desk.base}/team")
+            page.click("text=Create account and link")
+            page.wait_for_load_state()
+            found += check(page)
+    finally:
+        context.close()
+    return found
+
+
+@pytest.mark.parametrize("role", ["anonymous", "seller", "agent", "manager"])
+def test_every_page_has_no_serious_or_critical_axe_violation(browser, desk, role):
+    found = visit_all(browser, desk, role, blocking)
+    assert not found, "axe-core found:\n" + "\n".join(found)
+
+
+def sideways_scroll(page) -> list[str]:
+    scroll_width, inner_width = page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]")
+    return [f"{page.url}: {scroll_width} px wide in a {inner_width} px window"] \
+        if scroll_width > inner_width else []
+
+
+@pytest.mark.parametrize("width", PHONE_WIDTHS)
+@pytest.mark.parametrize("role", ["anonymous", "seller", "agent", "manager"])
+def test_no_page_scrolls_sideways_on_a_phone(browser, desk, role, width):
+    found = visit_all(browser, desk, role, sideways_scroll, width=width)
+    assert not found, "\n".join(found)
+
+
+def test_stars_differ_in_shape_and_read_as_text(browser, desk):
+    context, page = signed_in_page(browser, desk, "seller")
+    try:
+        page.goto(f"{desk.base}/seller/reviews")
+        stars = page.locator(".stars").first
+        label = stars.get_attribute("aria-label")
+        shown = stars.inner_text()
+        assert label and label.endswith("of 5 stars")
+        filled = int(label.split()[0])
+        assert shown == "★" * filled + "☆" * (5 - filled)
+    finally:
+        context.close()
+
+
+def test_skip_link_is_the_first_stop_and_leads_to_the_content(browser, desk):
+    context, page = signed_in_page(browser, desk, "seller")
+    try:
+        page.goto(f"{desk.base}/seller/reviews")
+        page.keyboard.press("Tab")
+        focused = page.evaluate("[document.activeElement.textContent.trim(), "
+                                "document.activeElement.getAttribute('href')]")
+        assert focused == ["Skip to content", "#content"]
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "content"
+    finally:
+        context.close()
+
+
+def test_a_field_with_an_error_points_at_its_message(browser, desk):
+    context, page = signed_in_page(browser, desk, "anonymous")
+    try:
+        page.goto(f"{desk.base}/login")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        email = page.locator("input[name=email]")
+        assert email.get_attribute("aria-invalid") == "true"
+        described = email.get_attribute("aria-describedby").split()
+        messages = [page.locator(f"#{error_id}").inner_text() for error_id in described]
+        assert messages and all(messages)
+        assert page.locator("input[name=password]").get_attribute("aria-invalid") == "true"
+    finally:
+        context.close()
