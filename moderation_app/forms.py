@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import RadioField
@@ -39,3 +41,22 @@ class EnumRadioField(RadioField):
     def pre_validate(self, form: FlaskForm) -> None:
         if self.data not in self.allowed:
             raise ValidationError(self.message)
+
+
+def query_day(args: Mapping[str, str], name: str, first: date, last: date, errors: list[str], *,
+              ignored: str, span: str = "") -> date | None:
+    """The day a query parameter names (YYYY-MM-DD) if it is one from `first` to `last`; else
+    None, with a message in `errors` that ends "`ignored` is ignored." Far outside the range, the
+    instants of a day overflow datetime, which would be a 500 for a typed link."""
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        parsed = date.fromisoformat(raw)
+    except ValueError:
+        errors.append(f"“{raw[:40]}” is not a date (use YYYY-MM-DD); {ignored} is ignored.")
+        return None
+    if not first <= parsed <= last:
+        errors.append(f"“{raw[:40]}” is outside {span or f'{first} to {last}'}; {ignored} is ignored.")
+        return None
+    return parsed

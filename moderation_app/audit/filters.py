@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from datetime import date
 
 from moderation_app.database import MAX_ROW_ID
-from moderation_app.services.audit.export import FIRST_DAY, LAST_DAY, AuditFilters, day_in_range
+from moderation_app.forms import query_day
+from moderation_app.services.audit.export import FIRST_DAY, LAST_DAY, AuditFilters
 
 # The actor filter is part of an address; no address is longer than this.
 ACTOR_SEARCH_MAX_LENGTH = 254
@@ -40,19 +41,8 @@ def audit_filters_from(args: Mapping[str, str]) -> tuple[AuditFilters, list[str]
     errors: list[str] = []
 
     def day(name: str) -> date | None:
-        raw = (args.get(name) or "").strip()
-        if not raw:
-            return None
-        try:
-            parsed = date.fromisoformat(raw)
-        except ValueError:
-            errors.append(f"“{raw[:40]}” is not a date (use YYYY-MM-DD); {name} is ignored.")
-            return None
-        if not day_in_range(parsed):
-            errors.append(f"“{raw[:40]}” is outside the days the log can hold ({FIRST_DAY} to "
-                          f"{LAST_DAY}); {name} is ignored.")
-            return None
-        return parsed
+        return query_day(args, name, FIRST_DAY, LAST_DAY, errors, ignored=name,
+                         span=f"the days the log can hold ({FIRST_DAY} to {LAST_DAY})")
 
     raw_request = (args.get("request") or "").strip().lstrip("#")
     request_id = row_id(raw_request)

@@ -38,29 +38,39 @@ class Reason(enum.StrEnum):
         """What evidence fits this reason, in the words of the platform's help article."""
         return REASON_TEXT[self][1]
 
+    @property
+    def example(self) -> str:
+        """A typical case, so a seller can tell the four apart before choosing."""
+        return REASON_TEXT[self][3]
 
+
+# label, guidance, short label, example
 REASON_TEXT = {
     Reason.COMPETITOR_ATTACK: (
         "Competitors attacking your account",
         "Show that the reviewer acts for a competitor: e.g. chat or profile screenshots promoting "
         "another shop, or a burst of similar reviews from new buyers.",
         "Competitor attack",
+        "Five one-star reviews in a day from new accounts, one of which links to a rival shop.",
     ),
     Reason.WRONG_OFFER: (
         "The review was meant for another offer",
         "Show the order and the chat, where the buyer clearly talks about a different offer or product.",
         "Another offer",
+        "You sold a website, but the review complains that the logo had the wrong colours.",
     ),
     Reason.BLACKMAIL: (
         "Blackmail: the buyer demands extra services or discounts",
         "Show the chat where the buyer asks for extras, a discount or money in exchange for the review.",
         "Blackmail",
+        "The buyer wrote in the chat: “Refund half or I leave one star.”",
     ),
     Reason.UNRELATED_FEEDBACK: (
         "Feedback unrelated to the offer",
         "Show that the review is about something outside your offer (the buyer's own setup, the "
         "platform, another purchase), e.g. with the offer page and the chat.",
         "Unrelated feedback",
+        "The review blames you for the platform's payment fees or for the buyer's own slow laptop.",
     ),
 }
 

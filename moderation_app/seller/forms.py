@@ -1,7 +1,7 @@
 """Seller forms: a deletion request, an answer to customer service, a withdrawal."""
 
 from flask_wtf import FlaskForm
-from wtforms import MultipleFileField, TextAreaField
+from wtforms import Field, MultipleFileField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from moderation_app.forms import EnumRadioField, NoNullCharacter
@@ -11,6 +11,15 @@ from moderation_app.services.requests.filing import (
     EXPLANATION_MIN_LENGTH,
     MESSAGE_MAX_LENGTH,
 )
+
+
+def length_bounds(field: Field) -> tuple[int | None, int | None]:
+    """The bounds of a field's Length validator, for the hint and the counter to show."""
+    for validator in field.validators:
+        if isinstance(validator, Length):
+            return (validator.min if validator.min >= 0 else None,
+                    validator.max if validator.max >= 0 else None)
+    return None, None
 
 
 def _strip(value: str | None) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -9,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from moderation_app.extensions import db
+from moderation_app.models.marketplace import Review
 from moderation_app.models.requests import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -18,11 +21,12 @@ from moderation_app.models.requests import (
 )
 from moderation_app.models.users import Role, User
 from moderation_app.permissions import role_required
-from moderation_app.seller.forms import AnswerForm, DeletionRequestForm, WithdrawForm
-from moderation_app.seller.uploads import RefusedUploads, log_refusal, prepare_evidence
+from moderation_app.seller.forms import AnswerForm, DeletionRequestForm, WithdrawForm, length_bounds
+from moderation_app.seller.review_filters import STAR_CHOICES, review_filters_from
+from moderation_app.seller.uploads import RefusedUploads, charge_unused, log_refusal, prepare_evidence
 from moderation_app.services.errors import DomainError
 from moderation_app.services.evidence.storage import EvidenceRejected, PreparedImage
-from moderation_app.services.marketplace.ratings import seller_rating, seller_reviews
+from moderation_app.services.marketplace.ratings import seller_offers, seller_rating, seller_reviews
 from moderation_app.services.requests.filing import (
     RequestClosed,
     answer_request,
@@ -36,7 +40,13 @@ from moderation_app.services.requests.filing import (
     withdraw_request,
 )
 from moderation_app.services.requests.timeline import request_evidence, timeline
-from moderation_app.settings import daily_upload_quota, evidence_limits, evidence_store, page_size
+from moderation_app.settings import (
+    daily_upload_quota,
+    evidence_limits,
+    evidence_store,
+    page_size,
+    response_target,
+)
 from moderation_app.transactions import reads_first, writing
 from moderation_app.web import accepts_uploads
 
@@ -79,17 +89,39 @@ def _prepare_evidence(seller: User, field_name: str, required: bool) -> list[Pre
 @bp.route("/reviews")
 @role_required(Role.SELLER)
 def reviews() -> str:
-    page = db.paginate(seller_reviews(current_user.id), page=_page_number(), per_page=page_size(),
+    seller = _seller()
+    offers = seller_offers(seller.id)
+    listed, filters, filter_errors = review_filters_from(request.args, offers, seller.timezone)
+    page = db.paginate(seller_reviews(seller.id, filters), page=_page_number(), per_page=page_size(),
                        max_per_page=100, error_out=False)
     # The latest request on each review of this page, to link to it instead of offering a new one.
     latest_requests = latest_requests_on([review.id for review in page.items])
     return render_template(
         "seller/reviews.html",
         page=page,
-        rating=seller_rating(current_user.id),
+        rating=seller_rating(seller.id),
         latest_requests=latest_requests,
         open_statuses=OPEN_STATUSES,
+        offers=offers,
+        listed=listed,
+        filter_errors=filter_errors,
+        star_choices=STAR_CHOICES,
     )
+
+
+def _render_form(form: DeletionRequestForm, review: Review, refusal: str | None,
+                 files_passed: bool = False) -> ResponseReturnValue:
+    status = 422 if request.method == "POST" else 200
+    return render_template("seller/request_form.html", form=form, review=review,
+                           snapshot=review_snapshot(review), refusal=refusal,
+                           reasons={reason.value: reason for reason in Reason},
+                           limits=evidence_limits(), files_passed=files_passed,
+                           response_hours=_response_hours(),
+                           explanation_bounds=length_bounds(form.explanation)), status
+
+
+def _response_hours() -> int:
+    return int(response_target() // timedelta(hours=1))
 
 
 @bp.route("/reviews/<review_id>/deletion-request", methods=["GET", "POST"])
@@ -101,35 +133,45 @@ def new_request(review_id: str) -> ResponseReturnValue:
     review = seller_review(seller, review_id)
     form = DeletionRequestForm()
     refusal = refusal_for(review)
-    if refusal is None and form.validate_on_submit():
-        try:
-            images = _prepare_evidence(seller, form.evidence.name, required=True)
-            # The rules are checked again inside, on the request as it stands now.
-            with writing(), evidence_store().transaction() as staged:
-                deletion_request = submit_request(seller, review, Reason(form.reason.data),
-                                                  form.explanation.data, images, staged,
-                                                  daily_quota=daily_upload_quota())
-                db.session.commit()  # last statement in the block: a failed commit removes the files
-        except EvidenceRejected as error:
-            db.session.rollback()
-            log_refusal(seller, error)
-            form.evidence.errors = [str(error)]
-        except IntegrityError:
-            # Another request for this review was opened at the same moment.
-            db.session.rollback()
-            refusal = refusal_for(review) or "This review already has an open deletion request."
-        except DomainError as error:
-            db.session.rollback()
-            refusal = str(error)
-        else:
-            flash("Your request was submitted. Customer service will look at it and you can follow "
-                  "it here.", "success")
-            return redirect(url_for(".request_detail", request_id=deletion_request.id), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("seller/request_form.html", form=form, review=review,
-                           snapshot=review_snapshot(review), refusal=refusal,
-                           reasons={reason.value: reason for reason in Reason},
-                           limits=evidence_limits()), status
+    if refusal is not None or not form.is_submitted():
+        return _render_form(form, review, refusal)
+    text_valid = form.validate()
+    if form.csrf_token.errors:  # a forged or stale form: its files are not even read
+        return _render_form(form, review, refusal)
+    # The files are checked whatever the text, so every error comes in one round.
+    try:
+        images = _prepare_evidence(seller, form.evidence.name, required=True)
+    except EvidenceRejected as error:
+        db.session.rollback()
+        log_refusal(seller, error)
+        form.evidence.errors = [str(error)]
+        return _render_form(form, review, refusal)
+    if not text_valid:
+        charge_unused(seller, len(images))
+        return _render_form(form, review, refusal, files_passed=True)
+    try:
+        # The rules are checked again inside, on the request as it stands now.
+        with writing(), evidence_store().transaction() as staged:
+            deletion_request = submit_request(seller, review, Reason(form.reason.data),
+                                              form.explanation.data, images, staged,
+                                              daily_quota=daily_upload_quota())
+            db.session.commit()  # last statement in the block: a failed commit removes the files
+    except EvidenceRejected as error:
+        db.session.rollback()
+        log_refusal(seller, error)
+        form.evidence.errors = [str(error)]
+    except IntegrityError:
+        # Another request for this review was opened at the same moment.
+        db.session.rollback()
+        refusal = refusal_for(review) or "This review already has an open deletion request."
+    except DomainError as error:
+        db.session.rollback()
+        refusal = str(error)
+    else:
+        flash("Your request was submitted. Customer service will look at it and you can follow "
+              "it here.", "success")
+        return redirect(url_for(".request_detail", request_id=deletion_request.id), 303)
+    return _render_form(form, review, refusal)
 
 
 @bp.route("/requests")
@@ -156,6 +198,7 @@ def _render_detail(deletion_request: DeletionRequest, answer_form: AnswerForm | 
         entries=timeline(deletion_request),
         answer_form=answer_form,
         limits=evidence_limits(),
+        response_hours=_response_hours(),
     ), status
 
 

@@ -10,6 +10,11 @@ any of its files is read.
 Stored files are counted from the evidence rows; refused ones in the app's one `limits` storage,
 the one the login throttle uses (RATELIMIT_STORAGE_URI, a moving 24-hour window per seller).
 memory:// counts per process, so several workers should share e.g. redis://.
+
+The request form checks the files even when its text is refused, so every error comes in one
+round. Files that pass but are not stored because the text failed were decoded all the same, so
+they are charged as refused files too (charge_unused): otherwise an empty explanation would make
+decoding free.
 """
 
 from __future__ import annotations
@@ -69,6 +74,11 @@ def prepare_evidence(seller: User, files: Sequence[Upload], *, limits: EvidenceL
         if len(files) <= limits.max_files:
             refused.charge(seller.id, len(files))
         raise
+
+
+def charge_unused(seller: User, files: int) -> None:
+    """Files checked and decoded, then not stored because the rest of the form was refused."""
+    refused_uploads().charge(seller.id, files)
 
 
 def log_refusal(seller: User, error: EvidenceRejected) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from moderation_app.extensions import db
-from moderation_app.models.marketplace import CRITERIA, Order, Review
+from moderation_app.models.marketplace import CRITERIA, Offer, Order, Review
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,42 @@ def seller_rating(seller_id: int) -> SellerRating:
     )
 
 
-def seller_reviews(seller_id: int) -> Select:
+@dataclass(frozen=True)
+class ReviewFilters:
+    """Narrowing of a seller's review list. `stars` is the review's lowest criterion (1-5): a
+    review that fails on one criterion is the one a seller looks for, and an average hides it.
+    `since`/`until` are aware instants, `until` exclusive (the caller turns days into them)."""
+
+    stars: int | None = None
+    offer_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def seller_offers(seller_id: int) -> list[Offer]:
+    """The seller's offers by title, for the offer filter."""
+    return list(db.session.scalars(
+        select(Offer).where(Offer.seller_id == seller_id).order_by(Offer.title, Offer.id)))
+
+
+def seller_reviews(seller_id: int, filters: ReviewFilters | None = None) -> Select:
     """The seller's reviews, newest first, with order, offer and buyer loaded (for paging)."""
-    return (
+    query = (
         select(Review)
         .where(Review.seller_id == seller_id)
         .options(joinedload(Review.order).joinedload(Order.offer), joinedload(Review.buyer))
         .order_by(Review.created_at.desc(), Review.id.desc())
     )
+    filters = filters or ReviewFilters()
+    if filters.stars is not None:
+        # Lowest criterion == stars, written without LEAST()/MIN(a, b, c), which differ by database.
+        ratings = (Review.rating_fulfillment, Review.rating_start_time, Review.rating_communication)
+        query = query.where(*(rating >= filters.stars for rating in ratings),
+                            or_(*(rating == filters.stars for rating in ratings)))
+    if filters.offer_id is not None:
+        query = query.where(Review.order_id.in_(select(Order.id).where(Order.offer_id == filters.offer_id)))
+    if filters.since is not None:
+        query = query.where(Review.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(Review.created_at < filters.until)
+    return query
