@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from moderation_app import create_app
 from moderation_app.extensions import db
@@ -133,3 +133,20 @@ def raw_sql(app: Flask, statement: str, parameters: list[dict] | None = None) ->
     """SQL straight to the database, past the ORM's guards."""
     with app.app_context(), db.engine.begin() as connection:
         connection.execute(text(statement), parameters)
+
+
+@contextmanager
+def counted_statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine sends while the block runs, in order."""
+    statements: list[str] = []
+
+    def count(_connection, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

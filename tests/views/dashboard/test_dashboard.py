@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
-from moderation_app.extensions import db
 from moderation_app.models.requests import Decision, Reason
 from moderation_app.models.users import Role
 from tests.helpers.accounts import make_user
 from tests.helpers.clients import page_text, signed_in
 from tests.helpers.dashboard import DeskData
+from tests.helpers.database import counted_statements
 
 APPROVE, REJECT, ASK = Decision.APPROVE, Decision.REJECT, Decision.REQUEST_INFO
 FIGURES = ("backlog", "flow", "outcomes", "speed", "agents", "signals")
@@ -244,22 +241,6 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralized(
 
 
 # --- statements ----------------------------------------------------------------------------------
-
-@contextmanager
-def counted_statements(app) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_connection, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
 
 def add_activity(desk: DeskData, shop: int, agents: list[int], per_agent: int) -> None:
     for number in range(per_agent):

@@ -5,15 +5,14 @@ deletion"; and a number of SQL statements that does not grow with the page."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from moderation_app.extensions import db
 from moderation_app.models.users import User
+from tests.helpers.database import counted_statements
 from tests.helpers.marketplace import import_reviews, review_line
 
 REVIEW_TEXT = re.compile(r'<p class="review-text">(.*?)</p>', re.DOTALL)
@@ -184,22 +183,6 @@ def test_request_deletion_is_a_quiet_link_naming_its_review(app, seller, seller_
 
 
 # --- statements ----------------------------------------------------------------------------------
-
-@contextmanager
-def counted_statements(app) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_connection, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
 
 def statements_for(app, client, **args: str) -> int:
     with counted_statements(app) as statements:
