@@ -185,16 +185,19 @@ def _treat_visitor_as_anonymous() -> None:
     g._login_user = current_app.login_manager.anonymous_user()
 
 
+def viewer_zone(name: str | None) -> ZoneInfo:
+    """A user's time zone by name; UTC for anyone without one or with one this system lacks."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def localtime(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A UTC time shown in the viewer's zone (UTC for anyone without one)."""
     if moment is None:
         return ""
-    zone_name = getattr(current_user, "timezone", None) or "UTC"
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = moment.astimezone(zone)
+    local = moment.astimezone(viewer_zone(getattr(current_user, "timezone", None)))
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 

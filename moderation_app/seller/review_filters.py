@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from moderation_app.forms import query_day
 from moderation_app.models.marketplace import Offer
 from moderation_app.services.marketplace.ratings import ReviewFilters
+from moderation_app.web import viewer_zone
 
 STAR_CHOICES = (1, 2, 3, 4, 5)
 # Days a review can have; far outside, the instants overflow datetime (a 500 for a typed link).
@@ -40,13 +41,6 @@ class ReviewListArgs:
     @property
     def active(self) -> bool:
         return bool(self.query_args())
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _start_of(day: date, zone: ZoneInfo) -> datetime:
@@ -75,7 +69,7 @@ def review_filters_from(args: Mapping[str, str], offers: Sequence[Offer],
     since, until = day("since", "start"), day("until", "end")
     if since and until and since > until:
         errors.append("The start date is after the end date, so no review can match.")
-    zone = _zone(timezone)
+    zone = viewer_zone(timezone)
     listed = ReviewListArgs(stars=stars, offer=offer.external_id if offer else "",
                             since=since, until=until)
     filters = ReviewFilters(

@@ -142,26 +142,16 @@ def visit_all(browser, desk: Desk, role: str, check, width: int = 1280) -> list[
                     page.goto(tab)
                     found += check(page)
         # Forms as they come back with errors, and a request held by the agent.
-        if role == "anonymous":
-            page.goto(f"{desk.base}/login")
-            page.click("button[type=submit]")
-            page.wait_for_load_state()
-            found += check(page)
-        elif role == "seller":
-            page.goto(f"{desk.base}{desk.pages['seller'][1]}")
-            page.click("button[type=submit]")
-            page.wait_for_load_state()
-            found += check(page)
-        elif role == "agent":
-            page.goto(f"{desk.base}/queue")
-            page.click("text=Take the next request")
-            page.wait_for_load_state()
-            found += check(page)
-        elif role == "manager":
-            page.goto(f"{desk.base}/team")
-            page.click("text=Create account and link")
-            page.wait_for_load_state()
-            found += check(page)
+        path, button = {
+            "anonymous": ("/login", "button[type=submit]"),
+            "seller": (desk.pages["seller"][1], "button[type=submit]"),
+            "agent": ("/queue", "text=Take the next request"),
+            "manager": ("/team", "text=Create account and link"),
+        }[role]
+        page.goto(f"{desk.base}{path}")
+        page.click(button)
+        page.wait_for_load_state()
+        found += check(page)
     finally:
         context.close()
     return found
