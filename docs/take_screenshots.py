@@ -34,11 +34,11 @@ from moderation_app.models.requests import Decision, Reason  # noqa: E402
 from moderation_app.models.users import Role  # noqa: E402
 from moderation_app.services.accounts import find_user, invite  # noqa: E402
 from moderation_app.settings import evidence_store  # noqa: E402
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.helpers.dashboard import DeskData  # noqa: E402
+from tests.helpers.images import image_bytes  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def login_for(role: str) -> tuple[str, str]:
@@ -97,69 +97,99 @@ def main() -> None:
                                     find_user(login_for("manager")[0]), utcnow()).token
             db.session.commit()
         add_a_month_of_history(app)
+        sample_files = []
+        for seed, name in ((3, "chat-with-buyer.png"), (5, "order-history.png")):
+            sample = Path(folder) / name
+            sample.write_bytes(image_bytes("PNG", (900, 560), seed))
+            sample_files.append(sample)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                  args=CHROMIUM_ARGS)
 
             def shoot(name: str, path: str, role: str | None = None, full_page: bool = True,
-                      claim_next: bool = False, idle_out: bool = False,
-                      database_down: bool = False, width: int = 1280) -> None:
-                context = browser.new_context(viewport={"width": width, "height": 860})
-                page = context.new_page()
-                if role:
-                    email, password = login_for(role)
-                    page.goto(f"{base}/login")
-                    page.fill("input[name=email]", email)
-                    page.fill("input[name=password]", password)
-                    page.click("button[type=submit]")
-                    page.wait_for_load_state()
-                if idle_out:  # staff idle timeout, shortened to a second for the picture
-                    app.config["SESSION_IDLE_TIMEOUT_STAFF"] = timedelta(seconds=1)
-                    time.sleep(2.1)
-                    page.goto(f"{base}{path}")
-                    app.config["SESSION_IDLE_TIMEOUT_STAFF"] = timedelta(minutes=30)
-                elif database_down:  # the database file gone, as in tests/views/test_database_outage.py
-                    database_file = Path(folder) / "screens.sqlite3"
-                    with app.app_context():
-                        db.engine.dispose()
-                    database_file.rename(database_file.with_suffix(".parked"))
-                    database_file.mkdir()
-                    page.goto(f"{base}{path}")
-                    database_file.rmdir()
-                    database_file.with_suffix(".parked").rename(database_file)
-                elif claim_next:  # press "Take the next request" on the queue page
-                    page.goto(f"{base}/queue")
-                    page.click("text=Take the next request")
-                    page.wait_for_load_state()
-                else:
-                    page.goto(f"{base}{path}")
-                page.screenshot(path=str(OUT / f"{name}.png"), full_page=full_page)
-                print(f"{name}.png  {path}  as {role or 'anonymous'}")
-                context.close()
+                      claim_next: bool = False, idle_out: bool = False, database_down: bool = False,
+                      then=None, phone: bool = True) -> None:
+                """The page at desktop width, and (phone=True) again at 390 px as `<name>-phone`.
+                `then(page)` acts on the page first: a key pressed, a file chosen."""
+                for width, suffix in ((1280, ""), (390, "-phone")) if phone else ((1280, ""),):
+                    context = browser.new_context(viewport={"width": width, "height": 860 if width > 600 else 844})
+                    page = context.new_page()
+                    if role:
+                        email, password = login_for(role)
+                        page.goto(f"{base}/login")
+                        page.fill("input[name=email]", email)
+                        page.fill("input[name=password]", password)
+                        page.click("main button[type=submit]")
+                        page.wait_for_load_state()
+                    if idle_out:  # staff idle timeout, shortened to a second for the picture
+                        app.config["SESSION_IDLE_TIMEOUT_STAFF"] = timedelta(seconds=1)
+                        time.sleep(2.1)
+                        page.goto(f"{base}{path}")
+                        app.config["SESSION_IDLE_TIMEOUT_STAFF"] = timedelta(minutes=30)
+                    elif database_down:  # the database file gone, as in tests/views/test_database_outage.py
+                        database_file = Path(folder) / "screens.sqlite3"
+                        with app.app_context():
+                            db.engine.dispose()
+                        database_file.rename(database_file.with_suffix(".parked"))
+                        database_file.mkdir()
+                        page.goto(f"{base}{path}")
+                        database_file.rmdir()
+                        database_file.with_suffix(".parked").rename(database_file)
+                    elif claim_next:  # press "Take the next request" on the queue page
+                        page.goto(f"{base}/queue")
+                        page.click("text=Take the next request")
+                        page.wait_for_load_state()
+                    else:
+                        page.goto(f"{base}{path}")
+                    if then:
+                        then(page)
+                        page.wait_for_timeout(300)  # images in a dialog, a preview's thumbnail
+                    page.screenshot(path=str(OUT / f"{name}{suffix}.png"), full_page=full_page)
+                    print(f"{name}{suffix}.png  {path}  as {role or 'anonymous'}")
+                    context.close()
+
+            def press(*keys: str):
+                def act(page) -> None:
+                    for key in keys:
+                        page.keyboard.press(key)
+                        page.wait_for_timeout(150)
+                return act
+
+            def choose_files(page) -> None:
+                page.set_input_files("#evidence", [str(path) for path in sample_files])
 
             shoot("login", "/login")
             shoot("seller-reviews", "/seller/reviews", "seller", full_page=False)
             shoot("agent-queue", "/queue", "agent")
             shoot("manager-dashboard", "/dashboard", "manager")
-            shoot("manager-dashboard-phone", "/dashboard", "manager", width=390)
             shoot("agent-dashboard", "/dashboard", "agent")
             shoot("manager-team", "/team", "manager")
             shoot("manager-team-member", "/team/3", "manager")
             shoot("set-password", f"/set-password/{new_agent_link}")
             shoot("seller-request-form", f"/seller/reviews/{fresh_review}/deletion-request", "seller")
+            shoot("seller-request-form-previews", f"/seller/reviews/{fresh_review}/deletion-request",
+                  "seller", then=choose_files)
             shoot("seller-requests", "/seller/requests", "seller")
             shoot("seller-request-detail", f"/seller/requests/{first_request}", "seller")
             shoot("seller-withdraw", f"/seller/requests/{first_request}/withdraw", "seller")
+            shoot("account-settings", "/account", "seller")
             shoot("not-found", "/seller/nothing-here", "seller")
-            shoot("agent-request-detail", "/queue/next", "agent", claim_next=True)
+            shoot("agent-request-detail", "/queue/next", "agent", claim_next=True, full_page=False)
+            shoot("agent-request-detail-full", "/queue/next", "agent", claim_next=True, phone=False)
+            shoot("agent-shortcuts", "/queue/next", "agent", claim_next=True, full_page=False,
+                  then=press("?"))
+            shoot("agent-evidence-viewer", "/queue/next", "agent", claim_next=True, full_page=False,
+                  then=press("e"))
             shoot("manager-request-approved", f"/requests/{approved_request}", "manager")
             shoot("manager-audit-log", "/audit", "manager", full_page=False)
             shoot("manager-confirm-password", "/reauthenticate?next=/audit/export.csv", "manager")
-            shoot("agent-signed-out-when-idle", "/queue", "agent", idle_out=True)
-            shoot("database-unavailable", "/queue", "agent", database_down=True)
+            shoot("manager-notifications", "/notifications", "manager")
+            shoot("manager-reply-templates", "/reply-templates", "manager")
+            shoot("agent-signed-out-when-idle", "/queue", "agent", idle_out=True, phone=False)
+            shoot("database-unavailable", "/queue", "agent", database_down=True, phone=False)
             browser.close()
         server.shutdown()
 

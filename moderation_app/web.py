@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from flask import Flask, Request, current_app, g, render_template, request, session
+from flask import Flask, Request, current_app, g, has_request_context, render_template, request, session
 from flask.globals import request_ctx
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, NotFound, ServiceUnavailable
@@ -22,6 +23,7 @@ from moderation_app.extensions import db
 from moderation_app.models.marketplace import CRITERION_LABELS
 from moderation_app.permissions import PUBLIC, access_for
 from moderation_app.security_log import log_security_event
+from moderation_app.services.accounts import is_time_zone
 from moderation_app.services.errors import NoSuchRecord
 from moderation_app.sessions import discard_session_changes
 
@@ -185,20 +187,54 @@ def _treat_visitor_as_anonymous() -> None:
     g._login_user = current_app.login_manager.anonymous_user()
 
 
+# Set by static/js/timezone.js to the browser's IANA zone; the zone of users who chose none.
+TIME_ZONE_COOKIE = "tz"
+
+
 def viewer_zone(name: str | None) -> ZoneInfo:
-    """A user's time zone by name; UTC for anyone without one or with one this system lacks."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    """A time zone by name; UTC for no name or one that is not in the desk's list (a typo, a
+    path, a cookie someone edited)."""
+    return ZoneInfo(name) if is_time_zone(name) else ZoneInfo("UTC")
 
 
-def localtime(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC time shown in the viewer's zone (UTC for anyone without one)."""
+def browser_zone_name() -> str | None:
+    """The zone the browser reported in its cookie, if it is one the desk knows."""
+    if not has_request_context():
+        return None
+    name = request.cookies.get(TIME_ZONE_COOKIE)
+    return name if is_time_zone(name) else None
+
+
+def viewer_time_zone() -> ZoneInfo:
+    """The one answer to "which zone does this viewer see times in": the zone they chose in their
+    settings, else their browser's (the cookie), else UTC. Until timezone.js has set the cookie
+    (the first page in a new browser or after travelling), a user without a choice sees UTC."""
+    return viewer_zone(getattr(current_user, "timezone", None) or browser_zone_name())
+
+
+UTC_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def _moments(moment: datetime, fmt: str) -> tuple[datetime, str, str]:
+    utc = moment.astimezone(UTC)
+    local = moment.astimezone(viewer_time_zone())
+    return utc, f"{local.strftime(fmt)} {local.tzname()}", f"{utc.strftime(UTC_FORMAT)} UTC"
+
+
+def localtime(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> Markup:
+    """A UTC time as <time> in the viewer's zone, with the UTC time as its tooltip:
+    `<time datetime="2026-11-27T13:02:00Z" title="2026-11-27 13:02 UTC">2026-11-27 14:02 CET</time>`.
+    Markup: use it in text only; inside an attribute, use localtime_text."""
     if moment is None:
-        return ""
-    local = moment.astimezone(viewer_zone(getattr(current_user, "timezone", None)))
-    return f"{local.strftime(fmt)} {local.tzname()}"
+        return Markup("")
+    utc, shown, in_utc = _moments(moment, fmt)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        utc.strftime("%Y-%m-%dT%H:%M:%SZ"), in_utc, shown)
+
+
+def localtime_text(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """The same time as plain text ("2026-11-27 14:02 CET"), for attributes such as title=."""
+    return "" if moment is None else _moments(moment, fmt)[1]
 
 
 def describe_age(age: timedelta) -> str:
@@ -221,5 +257,6 @@ def display_labels() -> dict[str, object]:
 
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(localtime_text, "localtime_text")
     app.add_template_filter(describe_age, "age")
     app.context_processor(display_labels)

@@ -52,7 +52,9 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # What the session cookie carries instead of the id; rotating it ends every session of the user.
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # An IANA zone name the user chose (services.accounts.set_time_zone); None: their browser's
+    # zone, which web.viewer_time_zone reads from a cookie.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -14,15 +14,23 @@ memory:// counts per process, so several workers should share e.g. redis://.
 The request form checks the files even when its text is refused, so every error comes in one
 round. Files that pass but are not stored because the text failed were decoded all the same, so
 they are charged as refused files too (charge_unused): otherwise an empty explanation would make
-decoding free.
+decoding free. Once, though: the files of such a round are remembered by SHA-256 (remember_passed),
+and a later round whose files are all among them (the same screenshots sent again by the form's
+script, or a seller who removed one) is neither checked nor charged while its text is still refused
+(passed_before). Hashing costs about 0.1 s for 40 MB, a fraction of checking; the set is the last
+one that passed, whole, so its totals (bytes, pixels, count) still hold for any part of it. It lives
+in the signed session: it can only name files this seller's own earlier round passed, and it expires.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import IO
 
-from flask import Flask, current_app
+from flask import Flask, current_app, session
 from limits import RateLimitItemPerDay
 
 from moderation_app.models.users import User
@@ -39,6 +47,11 @@ SCOPE = "evidence-refused-files"
 COUNTED = RateLimitItemPerDay(1_000_000)
 
 Upload = tuple[str | None, IO[bytes]]
+
+PASSED_KEY = "evidence_passed"
+# Long enough to fix a text; short enough that a stale memory does not outlive a settings change.
+PASSED_SECONDS = 3600
+_HASH_CHUNK = 1 << 20
 
 
 class RefusedUploads:
@@ -86,3 +99,43 @@ def log_refusal(seller: User, error: EvidenceRejected) -> None:
     saw, naming the file) and the seller's refused files in the last 24 hours. No file content."""
     log_security_event("upload_refused", seller_id=seller.id, reason=str(error),
                        refused_files_24h=refused_uploads().count(seller.id))
+
+
+def _digests(files: Sequence[Upload], limits: EvidenceLimits) -> list[str] | None:
+    """SHA-256 of each upload's bytes (streams rewound), or None when one is past the size limit:
+    that round is checked, and refused, as usual. 128 bits are kept: the session cookie is small."""
+    found = []
+    for _name, stream in files:
+        digest, size = hashlib.sha256(), 0
+        stream.seek(0)  # after prepare_images, the streams are at their end
+        while chunk := stream.read(_HASH_CHUNK):
+            size += len(chunk)
+            if size > limits.max_file_bytes:
+                stream.seek(0)
+                return None
+            digest.update(chunk)
+        stream.seek(0)
+        found.append(digest.hexdigest()[:32])
+    return found
+
+
+def passed_before(seller: User, files: Sequence[Upload], limits: EvidenceLimits) -> bool:
+    """Whether every file of this round (at least one) is among the set that last passed."""
+    memory = session.get(PASSED_KEY)
+    if (not files or not isinstance(memory, dict) or memory.get("seller") != seller.id
+            or time.time() - memory.get("at", 0) > PASSED_SECONDS):
+        return False
+    digests = _digests(files, limits)
+    # As multisets: a file sent twice must have passed twice.
+    return digests is not None and not Counter(digests) - Counter(memory.get("files", []))
+
+
+def remember_passed(seller: User, files: Sequence[Upload], limits: EvidenceLimits) -> None:
+    """These files passed every check (and were charged) in a round refused for its text."""
+    digests = _digests(files, limits)
+    if digests is not None:
+        session[PASSED_KEY] = {"seller": seller.id, "files": digests, "at": int(time.time())}
+
+
+def forget_passed() -> None:
+    session.pop(PASSED_KEY, None)

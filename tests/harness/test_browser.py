@@ -2,46 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
-from werkzeug.serving import make_server
-
 from tests.helpers.accounts import PASSWORD
+from tests.helpers.browser import BROWSER_MARKS
 from tests.helpers.marketplace import add_review, import_reviews, review_line
 from tests.helpers.requests import add_request
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
-]
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-
-
-@pytest.fixture
-def page() -> Iterator[object]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        yield page
-        browser.close()
+pytestmark = BROWSER_MARKS
 
 
 def test_seller_signs_in_and_sees_reviews_and_rating(app, seller, live_server, page):

@@ -9,13 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.test_accessibility import CHROMIUM, browser, desk, signed_in_page  # noqa: F401
+from tests.harness.test_accessibility import desk, signed_in_page  # noqa: F401
+from tests.helpers.browser import BROWSER_MARKS
 
-pytest.importorskip("playwright.sync_api")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
-]
+pytestmark = BROWSER_MARKS
 SHOTS = os.environ.get("SELLER_SHOTS")  # a folder: save what the tests saw, to look at
 
 
@@ -24,8 +21,8 @@ def shot(page, name: str) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
-def test_the_counter_follows_typing_and_a_long_paste_is_kept_and_flagged(browser, desk):  # noqa: F811
-    context, page = signed_in_page(browser, desk, "seller", width=390)
+def test_the_counter_follows_typing_and_a_long_paste_is_kept_and_flagged(chromium, desk):  # noqa: F811
+    context, page = signed_in_page(chromium, desk, "seller", width=390)
     try:
         page.goto(f"{desk.base}{desk.pages['seller'][1]}")
         counter = page.locator("#explanation-count")
@@ -41,7 +38,7 @@ def test_the_counter_follows_typing_and_a_long_paste_is_kept_and_flagged(browser
         shot(page, "form-over-limit-390")
 
         page.click("form.request-form button[type=submit]")
-        page.wait_for_load_state()
+        page.locator(".error-summary").wait_for()  # uploads.js puts the errors in without a reload
         summary = page.locator(".error-summary li").all_text_contents()
         assert summary == ["Choose one of the four reasons.", "Write between 20 and 5000 characters.",
                            "Attach at least one screenshot."]
@@ -53,8 +50,8 @@ def test_the_counter_follows_typing_and_a_long_paste_is_kept_and_flagged(browser
 
 
 @pytest.mark.parametrize("width", [360, 1280])
-def test_the_review_filters_fit_and_narrow_the_list(browser, desk, width):  # noqa: F811
-    context, page = signed_in_page(browser, desk, "seller", width=width)
+def test_the_review_filters_fit_and_narrow_the_list(chromium, desk, width):  # noqa: F811
+    context, page = signed_in_page(chromium, desk, "seller", width=width)
     try:
         page.goto(f"{desk.base}/seller/reviews")
         everything = page.locator("p.review-text").count()

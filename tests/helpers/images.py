@@ -54,3 +54,12 @@ def png(width: int = 64, height: int = 64, idat: bytes | None = None, *, bit_dep
     header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + before_idat
             + png_chunk(b"IDAT", idat) + after_idat + png_chunk(b"IEND", b""))
+
+
+def screenshot_and_near_copy(seed: int = 2) -> tuple[bytes, bytes]:
+    """A 640×400 screenshot and a copy with a small red mark: other bytes (so not "the same file"),
+    perceptual hashes 2 bits apart (a near-identical match for the context signals)."""
+    original = picture((640, 400), seed)
+    marked = original.copy()
+    ImageDraw.Draw(marked).rectangle((620, 380, 626, 386), fill=(200, 30, 30))
+    return encode(original, "PNG"), encode(marked, "PNG")
