@@ -28,8 +28,16 @@ run: $(VENV)/.installed $(SECRET_FILE)
 	SECRET_KEY=$$(cat $(SECRET_FILE)) $(FLASK) db upgrade
 	SECRET_KEY=$$(cat $(SECRET_FILE)) $(FLASK) seed-demo
 	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
+	@# The e-mail sender (docs/notifications.md) runs beside the server and stops with it: on
+	@# Ctrl-C, or when the server exits. Without SMTP_URL it sends nothing and the e-mails wait.
+	@# Both in the background, stopped by the trap: gunicorn in the foreground took its 30 s
+	@# graceful timeout to stop on Ctrl-C here.
 	SECRET_KEY=$$(cat $(SECRET_FILE)) FLASK_SESSION_COOKIE_SECURE=false \
-		$(BIN)/gunicorn $(EMBEDDED_SERVER_ARGS) --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+		PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$(PORT)} sh -c '\
+		$(FLASK) notifications send & sender=$$!; \
+		$(BIN)/gunicorn $(EMBEDDED_SERVER_ARGS) --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app & \
+		server=$$!; trap "kill $$server $$sender 2>/dev/null" INT TERM; wait $$server; \
+		status=$$?; kill $$sender 2>/dev/null; wait $$sender; exit $$status'
 
 # PYTEST_ARGS narrows a run, e.g. PYTEST_ARGS="-m 'not browser'" or PYTEST_ARGS=tests/services.
 test: $(VENV)/.installed

@@ -10,12 +10,15 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from moderation_app import (
+    account,
     audit,
     auth,
     dashboard,
     evidence,
     health,
     models,  # noqa: F401  (every model: complete metadata for Alembic)
+    notifications,
+    replies,
     seller,
     staff,
     team,
@@ -39,7 +42,8 @@ from moderation_app.web import (
     register_template_helpers,
 )
 
-BLUEPRINTS = (audit.bp, auth.bp, dashboard.bp, evidence.bp, health.bp, seller.bp, staff.bp, team.bp)
+BLUEPRINTS = (account.bp, audit.bp, auth.bp, dashboard.bp, evidence.bp, health.bp, seller.bp, staff.bp,
+              team.bp, notifications.bp, replies.bp)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from email.utils import parseaddr
+from urllib.parse import urlsplit
 from pathlib import Path
 
 from moderation_app.services.evidence.images import DEFAULT_LIMITS, MB
+from moderation_app.services.notifications.smtp import SmtpUrlError, parse_smtp_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Connections kept open for SQLite; more are opened when needed (see engine_options).
@@ -106,10 +109,40 @@ def base_settings(instance_path: str) -> dict[str, object]:
         # than the response target are highlighted.
         "CLAIM_LEASE_MINUTES": 30,
         "RESPONSE_TARGET_HOURS": 48,
+        # E-mail to sellers (docs/notifications.md). No SMTP_URL: messages wait in the outbox and
+        # managers see them as undelivered on /notifications.
+        "SMTP_URL": os.environ.get("SMTP_URL") or None,
+        # Where sellers reach the desk: e-mails link to PUBLIC_URL/seller/requests/<id>.
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL") or "http://127.0.0.1:5000",
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or "Review moderation desk <no-reply@localhost>",
+        "SMTP_TIMEOUT_SECONDS": 30,
+        # A failed attempt waits 60 s, doubled each time up to 2 h; the 8th failure gives up.
+        "NOTIFICATION_RETRY_SECONDS": 60,
+        "NOTIFICATION_RETRY_MAX_SECONDS": 2 * 3600,
+        "NOTIFICATION_MAX_ATTEMPTS": 8,
+        # How often `notifications send` looks for due messages when there were none.
+        "NOTIFICATION_POLL_SECONDS": 5,
     }
 
 
+def check_mail_settings(config: dict[str, object]) -> None:
+    """A bad SMTP_URL, PUBLIC_URL or MAIL_FROM stops the app at start-up, not at the first e-mail."""
+    if config.get("SMTP_URL"):
+        try:
+            parse_smtp_url(str(config["SMTP_URL"]))
+        except SmtpUrlError as error:
+            raise ConfigError(str(error)) from None
+    public_url = urlsplit(str(config.get("PUBLIC_URL") or ""))
+    if public_url.scheme not in ("http", "https") or not public_url.hostname:
+        raise ConfigError("PUBLIC_URL must be the desk's http(s) address, e.g. "
+                          "https://desk.example.com (e-mails link to it).")
+    if "@" not in parseaddr(str(config.get("MAIL_FROM") or ""))[1]:
+        raise ConfigError("MAIL_FROM must be an e-mail address, e.g. "
+                          "'Review moderation <no-reply@desk.example.com>'.")
+
+
 def check_settings(config: dict[str, object], *, testing: bool, debug: bool) -> None:
+    check_mail_settings(config)
     if not config.get("SECRET_KEY"):
         if testing or debug:
             # Development and tests get a throwaway key: sessions simply do not survive a restart.

@@ -12,6 +12,9 @@ from flask import current_app
 
 from moderation_app.services.evidence.images import EvidenceLimits
 from moderation_app.services.evidence.storage import EvidenceStore
+from moderation_app.services.notifications.messages import MailSettings
+from moderation_app.services.notifications.outbox import RetryPolicy
+from moderation_app.services.notifications.smtp import SmtpTransport, parse_smtp_url
 
 
 def claim_lease() -> timedelta:
@@ -43,3 +46,24 @@ def evidence_store() -> EvidenceStore:
 
 def page_size() -> int:
     return int(current_app.config["PAGE_SIZE"])
+
+
+def smtp_transport() -> SmtpTransport | None:
+    """None without SMTP_URL: nothing is sent, the outbox keeps every message."""
+    url = current_app.config.get("SMTP_URL")
+    if not url:
+        return None
+    return SmtpTransport(parse_smtp_url(url),
+                         timeout=float(current_app.config["SMTP_TIMEOUT_SECONDS"]))
+
+
+def mail_settings() -> MailSettings:
+    return MailSettings(sender=current_app.config["MAIL_FROM"],
+                        public_url=current_app.config["PUBLIC_URL"])
+
+
+def retry_policy() -> RetryPolicy:
+    config = current_app.config
+    return RetryPolicy(first_delay=timedelta(seconds=float(config["NOTIFICATION_RETRY_SECONDS"])),
+                       max_delay=timedelta(seconds=float(config["NOTIFICATION_RETRY_MAX_SECONDS"])),
+                       max_attempts=int(config["NOTIFICATION_MAX_ATTEMPTS"]))

@@ -7,6 +7,7 @@ from flask import Flask
 from moderation_app.cli.audit import audit_cli
 from moderation_app.cli.evidence import evidence_cli
 from moderation_app.cli.marketplace import import_marketplace, seed_demo_command
+from moderation_app.cli.notifications import notifications_cli
 from moderation_app.cli.users import users_cli
 
 
@@ -16,3 +17,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(evidence_cli)
     app.cli.add_command(import_marketplace)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(notifications_cli)

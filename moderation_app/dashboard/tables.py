@@ -68,12 +68,22 @@ def _signals(figures: DashboardFigures) -> Iterable[Row]:
                 for reused in signals.reused_evidence)
 
 
+def _appeals(figures: DashboardFigures) -> Iterable[Row]:
+    """Appeals of each first decider's rejections; the first row is the whole desk."""
+    yield ["first_decider", "appealed", "overturned", "upheld", "pending", "withdrawn",
+           "overturn_rate"]
+    for name, counts in [("all", figures.appeals.total),
+                         *((agent.email, agent) for agent in figures.appeals.agents)]:
+        yield [name, counts.appealed, counts.overturned, counts.upheld, counts.pending,
+               counts.withdrawn, counts.overturn_rate]
+
+
 TABLES: dict[str, Callable[[DashboardFigures], Iterable[Row]]] = {
     "backlog": _backlog, "flow": _flow, "outcomes": _outcomes, "speed": _speed,
-    "agents": _agents, "signals": _signals,
+    "agents": _agents, "signals": _signals, "appeals": _appeals,
 }
 # What an agent's own dashboard offers: no signals, which are about sellers and buyers.
-AGENT_TABLES = ("backlog", "flow", "outcomes", "speed", "agents")
+AGENT_TABLES = ("backlog", "flow", "outcomes", "speed", "agents", "appeals")
 
 
 def csv_text(name: str, figures: DashboardFigures) -> str:

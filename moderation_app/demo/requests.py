@@ -14,6 +14,7 @@ from moderation_app.models.marketplace import Review
 from moderation_app.models.requests import DeletionRequest, Reason
 from moderation_app.models.users import User
 from moderation_app.services.evidence.storage import StagedFiles, prepare_images
+from moderation_app.services.requests.appeals import appeal
 from moderation_app.services.requests.claims import claim
 from moderation_app.services.requests.decisions import Decision, decide
 from moderation_app.services.requests.filing import refusal_for, submit_request, withdraw_request
@@ -91,4 +92,15 @@ def seed_demo_requests(seller: User, staged: StagedFiles, agent: User | None = N
         ):
             claim(agent, deletion_request, claim_lease())
             decide(agent, deletion_request, decision, note)
+        # Appeals (issue 13): filed[1] stays a rejection the seller may still appeal; this one
+        # was rejected and appealed, and waits in the queue's appealed tab for another agent.
+        appealed = filed[3]
+        claim(agent, appealed, claim_lease())
+        decide(agent, appealed, Decision.REJECT, "The chat does not show who the buyer works for.")
+        page_two = chat_screenshot(appealed.review.buyer.username, [
+            "check out rivalboost.example instead", "Do you work for them?", "maybe :)"], 7)
+        appeal(seller, appealed, "The second page of the chat, attached now, shows the buyer "
+                                 "linking to the rival shop he works for.",
+               prepare_images([("chat-page-2.png", io.BytesIO(page_two))], evidence_limits()),
+               staged, daily_quota=daily_upload_quota())
     return len(filed)

@@ -10,6 +10,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
+from moderation_app.demo.replies import seed_demo_templates
 from moderation_app.demo.requests import seed_demo_requests
 from moderation_app.models.marketplace import CRITERIA
 from moderation_app.models.users import Role
@@ -132,10 +133,12 @@ def seed_demo(staged: StagedFiles | None = None, now: datetime | None = None) ->
     lines = _demo_lines(random.Random(20261128), now or DEMO_CLOCK)
     for batch in parsed_batches(enumerate(lines, 1), stats, reject):
         apply_batch(batch, stats, reject)
+    manager = find_user(next(email for email, role, _ in DEMO_LOGINS if role == "manager"))
+    templates = seed_demo_templates(manager)
     filed = 0
     if staged is not None:
         agent = find_user(next(email for email, role, _ in DEMO_LOGINS if role == "agent"))
         for email, role, _ in DEMO_LOGINS:
             if role == "seller":
                 filed += seed_demo_requests(find_user(email), staged, agent)
-    return changed or stats.imported > 0 or stats.updated > 0 or filed > 0
+    return changed or stats.imported > 0 or stats.updated > 0 or filed > 0 or templates > 0

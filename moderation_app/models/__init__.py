@@ -3,6 +3,8 @@
 from moderation_app.models.audit import AuditEvent
 from moderation_app.models.evidence import Evidence
 from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, Review
+from moderation_app.models.notifications import Notification, NotificationKind, NotificationStatus
+from moderation_app.models.replies import ReplyTemplate
 from moderation_app.models.requests import (
     DeletionRequest,
     MessageKind,
@@ -13,6 +15,7 @@ from moderation_app.models.requests import (
 from moderation_app.models.users import Role, User
 
 __all__ = [
-    "AuditEvent", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Offer", "Order",
-    "OrderStatus", "Reason", "RequestMessage", "RequestStatus", "Review", "Role", "User",
+    "AuditEvent", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Notification",
+    "NotificationKind", "NotificationStatus", "Offer", "Order",
+    "OrderStatus", "Reason", "ReplyTemplate", "RequestMessage", "RequestStatus", "Review", "Role", "User",
 ]

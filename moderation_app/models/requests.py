@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, Text, text
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from moderation_app.database import UTCDateTime, utcnow
@@ -81,13 +81,18 @@ class RequestStatus(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+    # A rejected request the seller appealed: back in the queue for another agent (issue 13).
+    APPEALED = "appealed"
 
     @property
     def label(self) -> str:
         return {"needs_info": "Needs information"}.get(self.value, self.value.capitalize())
 
 
-OPEN_STATUSES = frozenset({RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO})
+# An appeal is open: it is claimed, decided (by someone other than the first decider) or withdrawn
+# like a fresh request, and no second request on the review may be filed meanwhile.
+OPEN_STATUSES = frozenset({RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO,
+                           RequestStatus.APPEALED})
 FINAL_STATUSES = frozenset({RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.WITHDRAWN})
 
 # The same set as SQL, for the partial index (statuses in declaration order, as migrated).
@@ -121,6 +126,8 @@ class DeletionRequest(db.Model):
         # The dashboard's reported buyers: the period's requests per buyer and seller, read from
         # this index alone.
         Index("ix_deletion_requests_submitted_buyer_seller", "submitted_at", "buyer_id", "seller_id"),
+        # The appealed tab: oldest appeal first, keyset on (appealed_at, id).
+        Index("ix_deletion_requests_status_appealed", "status", "appealed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -154,6 +161,10 @@ class DeletionRequest(db.Model):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The seller's one appeal (services/requests/appeals.py): when, and who took the decision
+    # appealed, who may then neither claim nor decide the appeal. decided_* keep the latest.
+    appealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Optimistic lock: a stale writer's UPDATE matches no row and fails instead of overwriting.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -164,6 +175,7 @@ class DeletionRequest(db.Model):
     seller: Mapped[User] = relationship(foreign_keys=[seller_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    first_decided_by: Mapped[User | None] = relationship(foreign_keys=[first_decided_by_id])
     messages: Mapped[list[RequestMessage]] = relationship(
         back_populates="request", order_by="RequestMessage.id"
     )
@@ -171,6 +183,11 @@ class DeletionRequest(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def on_appeal(self) -> bool:
+        """Appealed and not yet decided again (a question on the appeal keeps it one)."""
+        return self.appealed_at is not None and self.is_open
 
     @validates("review")
     def _copy_buyer(self, _key: str, review: Review) -> Review:
@@ -189,6 +206,7 @@ class MessageKind(enum.StrEnum):
     DECISION = "decision"                # public reason for approve/reject
     WITHDRAWN = "withdrawn"              # seller closed the request (body: optional reason)
     INTERNAL_NOTE = "internal_note"      # staff only, never shown to the seller
+    APPEAL = "appeal"                    # seller's appeal of a rejection, possibly with evidence
 
 
 class RequestMessage(db.Model):
@@ -259,6 +277,8 @@ class DecisionRecord(db.Model):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     seconds_since_submission: Mapped[int] = mapped_column(Integer)
     seconds_since_claim: Mapped[int | None] = mapped_column(Integer)
+    # Taken on an appeal: the dashboard counts these apart (how often appeals overturn).
+    on_appeal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     request: Mapped[DeletionRequest] = relationship()
     agent: Mapped[User] = relationship()

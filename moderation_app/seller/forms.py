@@ -1,4 +1,4 @@
-"""Seller forms: a deletion request, an answer to customer service, a withdrawal."""
+"""Seller forms: a deletion request, an answer to customer service, a withdrawal, an appeal."""
 
 from flask_wtf import FlaskForm
 from wtforms import Field, MultipleFileField, TextAreaField
@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Length
 
 from moderation_app.forms import EnumRadioField, NoNullCharacter
 from moderation_app.models.requests import Reason
+from moderation_app.services.requests.appeals import APPEAL_MAX_LENGTH, APPEAL_MIN_LENGTH
 from moderation_app.services.requests.filing import (
     EXPLANATION_MAX_LENGTH,
     EXPLANATION_MIN_LENGTH,
@@ -64,3 +65,18 @@ class WithdrawForm(FlaskForm):
                     Length(max=MESSAGE_MAX_LENGTH,
                            message=f"Write at most {MESSAGE_MAX_LENGTH} characters.")],
     )
+
+
+class AppealForm(FlaskForm):
+    message = TextAreaField(
+        "Why should the decision change?",
+        filters=[_strip],
+        validators=[
+            DataRequired("Explain why the decision should change."),
+            NoNullCharacter(),
+            Length(min=APPEAL_MIN_LENGTH, max=APPEAL_MAX_LENGTH,
+                   message=f"Write between {APPEAL_MIN_LENGTH} and {APPEAL_MAX_LENGTH} characters."),
+        ],
+    )
+    # The request's pipeline and rules (seller/uploads.py); optional here, as on an answer.
+    evidence = MultipleFileField("More screenshots (optional)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
@@ -21,9 +21,23 @@ from moderation_app.models.requests import (
 )
 from moderation_app.models.users import Role, User
 from moderation_app.permissions import role_required
-from moderation_app.seller.forms import AnswerForm, DeletionRequestForm, WithdrawForm, length_bounds
+from moderation_app.seller.forms import (
+    AnswerForm,
+    AppealForm,
+    DeletionRequestForm,
+    WithdrawForm,
+    length_bounds,
+)
 from moderation_app.seller.review_filters import STAR_CHOICES, review_filters_from
-from moderation_app.seller.uploads import RefusedUploads, charge_unused, log_refusal, prepare_evidence
+from moderation_app.seller.uploads import (
+    RefusedUploads,
+    charge_unused,
+    forget_passed,
+    log_refusal,
+    passed_before,
+    prepare_evidence,
+    remember_passed,
+)
 from moderation_app.services.errors import DomainError
 from moderation_app.services.evidence.storage import EvidenceRejected, PreparedImage
 from moderation_app.services.marketplace.ratings import seller_offers, seller_rating, seller_reviews
@@ -39,6 +53,13 @@ from moderation_app.services.requests.filing import (
     submit_request,
     withdraw_request,
 )
+from moderation_app.services.requests.appeals import (
+    AppealRefused,
+    appeal,
+    appeal_deadline,
+    appeal_refusal,
+)
+from moderation_app.services.requests.statement import last_final_decision, statement_of_reasons
 from moderation_app.services.requests.timeline import request_evidence, timeline
 from moderation_app.settings import (
     daily_upload_quota,
@@ -48,7 +69,7 @@ from moderation_app.settings import (
     response_target,
 )
 from moderation_app.transactions import reads_first, writing
-from moderation_app.web import accepts_uploads
+from moderation_app.web import CONTENT_SECURITY_POLICY, accepts_uploads, viewer_time_zone
 
 bp = Blueprint("seller", __name__, url_prefix="/seller")
 # Set up with the blueprint, in create_app: the count of each seller's refused uploads.
@@ -59,9 +80,30 @@ STATUS_FILTERS = {
     "closed": FINAL_STATUSES,
 }
 CHANGED_MEANWHILE = "The request changed while you were working on it. Here it is as it stands now."
+# The forms with files (static/js/uploads.js) preview the chosen screenshots from blob: URLs the
+# page's own script makes; every other part of the policy stays as web.py sets it.
+PREVIEW_ENDPOINTS = frozenset({"seller.new_request", "seller.request_detail", "seller.answer",
+                               "seller.appeal_request"})
+PREVIEW_POLICY = f"{CONTENT_SECURITY_POLICY}; img-src 'self' blob:"
 # Far past any real list, and small enough that the page's row offset stays a 64-bit integer
 # (a larger one overflows in the database: a 500 for a hand-edited link).
 MAX_PAGE = 1_000_000
+
+
+@bp.after_request
+def _allow_previews(response: Response) -> Response:
+    if request.endpoint in PREVIEW_ENDPOINTS:
+        response.headers["Content-Security-Policy"] = PREVIEW_POLICY
+    return response
+
+
+def _see_other(url: str) -> ResponseReturnValue:
+    """Redirect after POST. uploads.js sends its forms with X-Requested-With: an XMLHttpRequest
+    cannot be kept from following a redirect, and following it would show (and use up) the flash
+    message before the browser gets there. So the script is told where to go (204 + Location)."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return "", 204, {"Location": url}
+    return redirect(url, 303)
 
 
 def _seller() -> User:
@@ -91,7 +133,8 @@ def _prepare_evidence(seller: User, field_name: str, required: bool) -> list[Pre
 def reviews() -> str:
     seller = _seller()
     offers = seller_offers(seller.id)
-    listed, filters, filter_errors = review_filters_from(request.args, offers, seller.timezone)
+    # Days in the zone the list shows its dates in (the seller's choice, else their browser's).
+    listed, filters, filter_errors = review_filters_from(request.args, offers, viewer_time_zone().key)
     page = db.paginate(seller_reviews(seller.id, filters), page=_page_number(), per_page=page_size(),
                        max_per_page=100, error_out=False)
     # The latest request on each review of this page, to link to it instead of offering a new one.
@@ -138,9 +181,13 @@ def new_request(review_id: str) -> ResponseReturnValue:
     text_valid = form.validate()
     if form.csrf_token.errors:  # a forged or stale form: its files are not even read
         return _render_form(form, review, refusal)
+    files, limits = _uploaded_files(form.evidence.name), evidence_limits()
+    if not text_valid and passed_before(seller, files, limits):
+        # The same screenshots again while the text is fixed: checked and charged once already.
+        return _render_form(form, review, refusal, files_passed=True)
     # The files are checked whatever the text, so every error comes in one round.
     try:
-        images = _prepare_evidence(seller, form.evidence.name, required=True)
+        images = prepare_evidence(seller, files, limits=limits, quota=daily_upload_quota())
     except EvidenceRejected as error:
         db.session.rollback()
         log_refusal(seller, error)
@@ -148,6 +195,7 @@ def new_request(review_id: str) -> ResponseReturnValue:
         return _render_form(form, review, refusal)
     if not text_valid:
         charge_unused(seller, len(images))
+        remember_passed(seller, files, limits)
         return _render_form(form, review, refusal, files_passed=True)
     try:
         # The rules are checked again inside, on the request as it stands now.
@@ -168,9 +216,10 @@ def new_request(review_id: str) -> ResponseReturnValue:
         db.session.rollback()
         refusal = str(error)
     else:
+        forget_passed()
         flash("Your request was submitted. Customer service will look at it and you can follow "
               "it here.", "success")
-        return redirect(url_for(".request_detail", request_id=deletion_request.id), 303)
+        return _see_other(url_for(".request_detail", request_id=deletion_request.id))
     return _render_form(form, review, refusal)
 
 
@@ -186,10 +235,24 @@ def requests() -> str:
     return render_template("seller/requests.html", page=page, status_filter=status_filter)
 
 
+def _statement(deletion_request: DeletionRequest):
+    """The statement of reasons for the decision that stands (the appealed one while an appeal
+    is pending); None for a request never decided or withdrawn."""
+    if deletion_request.status is RequestStatus.WITHDRAWN:
+        return None
+    record = last_final_decision(deletion_request)
+    if record is None:
+        return None
+    return statement_of_reasons(deletion_request, record, on_appeal=record.on_appeal)
+
+
 def _render_detail(deletion_request: DeletionRequest, answer_form: AnswerForm | None = None,
-                   status: int = 200) -> ResponseReturnValue:
+                   status: int = 200, appeal_form: AppealForm | None = None) -> ResponseReturnValue:
     if answer_form is None and deletion_request.status is RequestStatus.NEEDS_INFO:
         answer_form = AnswerForm(formdata=None)
+    cannot_appeal = appeal_refusal(deletion_request)
+    if appeal_form is None and cannot_appeal is None:
+        appeal_form = AppealForm(formdata=None)
     return render_template(
         "seller/request_detail.html",
         deletion_request=deletion_request,
@@ -197,6 +260,11 @@ def _render_detail(deletion_request: DeletionRequest, answer_form: AnswerForm | 
         evidence=request_evidence(deletion_request),
         entries=timeline(deletion_request),
         answer_form=answer_form,
+        statement=_statement(deletion_request),
+        appeal_form=appeal_form if cannot_appeal is None else None,
+        appeal_deadline=appeal_deadline(deletion_request),
+        cannot_appeal=cannot_appeal,
+        appeal_bounds=length_bounds(appeal_form.message) if appeal_form else (None, None),
         limits=evidence_limits(),
         response_hours=_response_hours(),
     ), status
@@ -237,10 +305,46 @@ def answer(request_id: int) -> ResponseReturnValue:
         # Withdrawn, or decided, while the screenshots were being checked.
         db.session.rollback()
         flash(CHANGED_MEANWHILE, "error")
-        return redirect(url_for(".request_detail", request_id=request_id), 303)
+        return _see_other(url_for(".request_detail", request_id=request_id))
     flash("Thank you. Your answer is with customer service, and the request keeps its place in the "
           "queue.", "success")
-    return redirect(url_for(".request_detail", request_id=request_id), 303)
+    return _see_other(url_for(".request_detail", request_id=request_id))
+
+
+@bp.route("/requests/<int:request_id>/appeal", methods=["POST"])
+@role_required(Role.SELLER)
+@accepts_uploads
+@reads_first
+def appeal_request(request_id: int) -> ResponseReturnValue:
+    seller = _seller()
+    deletion_request = seller_request(seller, request_id)  # another seller's: 404
+    refusal = appeal_refusal(deletion_request)
+    if refusal is not None:
+        flash(refusal, "error")
+        return _render_detail(deletion_request, status=409)
+    form = AppealForm()
+    if not form.validate_on_submit():
+        return _render_detail(deletion_request, appeal_form=form, status=422)
+    try:
+        images = _prepare_evidence(seller, form.evidence.name, required=False)
+        with writing(), evidence_store().transaction() as staged:
+            # PostgreSQL: a second appeal sent at the same moment waits here, then is refused.
+            db.session.refresh(deletion_request, with_for_update=True)
+            appeal(seller, deletion_request, form.message.data, images, staged,
+                   daily_quota=daily_upload_quota())
+            db.session.commit()
+    except EvidenceRejected as error:
+        db.session.rollback()
+        log_refusal(seller, error)
+        form.evidence.errors = [str(error)]
+        return _render_detail(deletion_request, appeal_form=form, status=422)
+    except (StaleDataError, AppealRefused) as error:
+        db.session.rollback()
+        flash(str(error) if isinstance(error, AppealRefused) else CHANGED_MEANWHILE, "error")
+        return _render_detail(seller_request(seller, request_id), status=409)
+    flash("Your appeal is with customer service. An agent other than the one who rejected your "
+          "request will decide it, and that decision is final.", "success")
+    return _see_other(url_for(".request_detail", request_id=request_id))
 
 
 @bp.route("/requests/<int:request_id>/withdraw", methods=["GET", "POST"])

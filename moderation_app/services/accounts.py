@@ -1,6 +1,7 @@
 """Accounts: creating them, passwords, checking credentials, signing out; and the team rules a
 manager works under: deactivating and reactivating, changing roles, set-password links. The desk
-always keeps one active manager, and a manager never locks themself out through the desk."""
+always keeps one active manager, and a manager never locks themself out through the desk. Also
+what each user sets for themself: the time zone their pages show times in."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, case, func, select
@@ -274,6 +276,39 @@ def record_failed_sign_in(attempt: SignInAttempt, **details: object) -> None:
     """Filed under the address the lookup used, so filtering by the account finds every try."""
     record_event("auth.login_failed", actor_email=attempt.email, actor_role="anonymous",
                  details=details)
+
+
+# In the system's tz database but no place a person lives in: the server's own zone under another
+# name, the "-00" placeholder, and the compiler's template.
+UNCHOOSABLE_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+MAX_ZONE_NAME_LENGTH = 64  # users.timezone is a String(64)
+
+
+@cache
+def time_zone_names() -> tuple[str, ...]:
+    """The zones a user may choose, sorted: IANA names (Europe/Berlin) of the system's tz database,
+    read once (reading it walks the zoneinfo directory)."""
+    return tuple(sorted(name for name in available_timezones() - UNCHOOSABLE_ZONES
+                        if len(name) <= MAX_ZONE_NAME_LENGTH))
+
+
+@cache
+def _time_zone_set() -> frozenset[str]:
+    return frozenset(time_zone_names())
+
+
+def is_time_zone(name: str | None) -> bool:
+    """Whether `name` is one of time_zone_names(): anything else (a typo, a path) is not a zone."""
+    return name is not None and name in _time_zone_set()
+
+
+def set_time_zone(user: User, name: str | None) -> None:
+    """The zone the user's pages show times in; None for their browser's. A display preference
+    only, so no audit event: it changes no one's access and no moderation decision."""
+    if name is not None and not is_time_zone(name):
+        raise DomainError(f"“{name[:MAX_ZONE_NAME_LENGTH]}” is not a time zone the desk knows; "
+                          "choose one from the list, e.g. Europe/Berlin.")
+    user.timezone = name
 
 
 def load_user_by_session_token(session_token: str) -> User | None:

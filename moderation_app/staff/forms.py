@@ -1,7 +1,7 @@
 """Staff forms: decide a request, add an internal note, and bare CSRF forms for claim/release."""
 
 from flask_wtf import FlaskForm
-from wtforms import SubmitField, TextAreaField
+from wtforms import HiddenField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from moderation_app.forms import EnumRadioField, NoNullCharacter
@@ -25,6 +25,9 @@ class DecisionForm(FlaskForm):
     internal_note = TextAreaField("Internal note (staff only, optional)",
                                   validators=[NoNullCharacter(),
                                               Length(max=NOTE_MAX_LENGTH, message=_TOO_LONG)])
+    # The reply template the note started from, set by static/js/reply_templates.js; checked by
+    # services.replies.template_used, which ignores anything that is not a fitting template's id.
+    reply_template = HiddenField()
     submit = SubmitField("Record decision")
     submit_and_next = SubmitField("Record and take the next")
 

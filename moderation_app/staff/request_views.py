@@ -1,6 +1,9 @@
-"""One request as staff see it: claim, release, notes, decide, and "take the next"."""
+"""One request as staff see it: claim, release, notes, and "take the next"; deciding is in
+decision_views."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -16,13 +19,15 @@ from moderation_app.permissions import role_required
 from moderation_app.services.errors import DomainError, NoSuchRecord
 from moderation_app.services.queue.listing import submitted_count
 from moderation_app.services.queue.signals import request_signals
-from moderation_app.services.requests.claims import claim, claim_next, holds, live_holder_id, release
-from moderation_app.services.requests.decisions import (
-    Decision,
-    add_note,
-    decide,
-    recorded_decision,
+from moderation_app.services.requests.appeals import FirstDeciderRefused, appeal_summary
+from moderation_app.services.requests.claims import (
+    claim,
+    claim_next,
+    live_holder_id,
+    release,
+    taken_over_from,
 )
+from moderation_app.services.requests.decisions import add_note, recorded_decision
 from moderation_app.services.requests.timeline import request_evidence, timeline
 from moderation_app.settings import claim_lease
 from moderation_app.staff.forms import ActionForm, DecisionForm, NoteForm
@@ -33,11 +38,11 @@ RACED = ("Another agent changed this request at the same moment. Here it is as i
          "nothing of yours was recorded.")
 
 
-def _staff() -> User:
+def staff_user() -> User:
     return current_user._get_current_object()
 
 
-def _load(request_id: int, *, lock: bool = False) -> DeletionRequest:
+def load_request(request_id: int, *, lock: bool = False) -> DeletionRequest:
     # lock: PostgreSQL holds a row lock until commit, so a concurrent decision waits, then
     # sees the request as decided. SQLite ignores it; the version column catches the race there.
     deletion_request = db.session.get(DeletionRequest, request_id, with_for_update=lock,
@@ -47,13 +52,13 @@ def _load(request_id: int, *, lock: bool = False) -> DeletionRequest:
     return deletion_request
 
 
-def _to_detail(request_id: int) -> ResponseReturnValue:
+def to_detail(request_id: int) -> ResponseReturnValue:
     return redirect(url_for("staff.request_detail", request_id=request_id), 303)
 
 
-def _take_next() -> ResponseReturnValue:
+def take_next() -> ResponseReturnValue:
     """Claim the next request and open it; retried when another agent won the same row."""
-    agent = _staff()
+    agent = staff_user()
     for _ in range(CLAIM_ATTEMPTS):
         try:
             next_request = claim_next(agent, claim_lease())
@@ -62,7 +67,7 @@ def _take_next() -> ResponseReturnValue:
             if isinstance(error, OperationalError) and not is_lock_contention(error):
                 raise  # a lost database is not a race to retry: the 503 handler answers
             db.session.rollback()
-            agent = _staff()
+            agent = staff_user()
             continue
         if next_request is None:
             # Nothing free is not nothing left: others may hold every submitted request.
@@ -73,14 +78,22 @@ def _take_next() -> ResponseReturnValue:
             else:
                 flash("The queue is empty: no open request is waiting. Well done.", "success")
             return redirect(url_for("staff.queue"), 303)
-        return _to_detail(next_request.id)
+        return to_detail(next_request.id)
     flash("The queue is very busy right now; press the button again.", "error")
     return redirect(url_for("staff.queue"), 303)
 
 
-def _render(deletion_request: DeletionRequest, decision_form: DecisionForm | None = None,
-            note_form: NoteForm | None = None, status: int = 200) -> ResponseReturnValue:
+def render_request(deletion_request: DeletionRequest, decision_form: DecisionForm | None = None,
+            note_form: NoteForm | None = None, status: int = 200,
+            refusal: str | None = None) -> ResponseReturnValue:
+    """The request page. `refusal` says why a decision was not recorded; the form it came from
+    (`decision_form`) is shown again with what was typed."""
+    viewer = staff_user()
     holder_id = live_holder_id(deletion_request)
+    is_holder = holder_id == viewer.id
+    entries = timeline(deletion_request, for_staff=True)
+    # The explanation is shown once, under "The seller's case"; the timeline keeps the filing.
+    entries[0] = replace(entries[0], body="")
     return render_template(
         "staff/request_detail.html",
         deletion_request=deletion_request,
@@ -88,13 +101,16 @@ def _render(deletion_request: DeletionRequest, decision_form: DecisionForm | Non
         snapshot=deletion_request.review_snapshot,
         evidence=request_evidence(deletion_request),
         signals=request_signals(deletion_request),
-        entries=timeline(deletion_request, for_staff=True),
+        entries=entries,
         holder=db.session.get(User, holder_id) if holder_id else None,
-        is_holder=holds(_staff(), deletion_request),
+        is_holder=is_holder,
+        taken_over=None if is_holder else taken_over_from(viewer, deletion_request),
+        refusal=refusal,
         decision_form=decision_form or DecisionForm(formdata=None),
         note_form=note_form or NoteForm(formdata=None),
         action_form=ActionForm(),
         decision_event=recorded_decision(deletion_request),
+        appeal=appeal_summary(deletion_request),
     ), status
 
 
@@ -104,30 +120,35 @@ def claim_next_request() -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         flash("The form had expired; press the button again.", "error")
         return redirect(url_for("staff.queue"), 303)
-    return _take_next()
+    return take_next()
 
 
 @bp.route("/requests/<int:request_id>")
 @role_required(*STAFF_ROLES)
 def request_detail(request_id: int) -> ResponseReturnValue:
-    return _render(_load(request_id))
+    return render_request(load_request(request_id))
 
 
 def _claim_action(request_id: int, action, success: str) -> ResponseReturnValue:
     """Claim or release: one button, one transaction, the outcome as a flash message."""
-    deletion_request = _load(request_id, lock=True)
+    deletion_request = load_request(request_id, lock=True)
     if ActionForm().validate_on_submit():
         try:
-            action(_staff(), deletion_request)
+            action(staff_user(), deletion_request)
             db.session.commit()
             flash(success, "success")
+        except FirstDeciderRefused as error:
+            # Not a race to retry: this person may never take it (409, the page as it stands).
+            db.session.rollback()
+            flash(str(error), "error")
+            return render_request(load_request(request_id), status=409)
         except DomainError as error:
             db.session.rollback()
             flash(str(error), "error")
         except StaleDataError:
             db.session.rollback()
             flash(RACED, "error")
-    return _to_detail(request_id)
+    return to_detail(request_id)
 
 
 @bp.route("/requests/<int:request_id>/claim", methods=["POST"])
@@ -149,48 +170,16 @@ def release_request(request_id: int) -> ResponseReturnValue:
 @bp.route("/requests/<int:request_id>/notes", methods=["POST"])
 @role_required(*STAFF_ROLES)
 def add_request_note(request_id: int) -> ResponseReturnValue:
-    deletion_request = _load(request_id, lock=True)
+    deletion_request = load_request(request_id, lock=True)
     form = NoteForm()
     if not form.validate_on_submit():
-        return _render(deletion_request, note_form=form, status=422)
+        return render_request(deletion_request, note_form=form, status=422)
     try:
-        add_note(_staff(), deletion_request, form.note.data, claim_lease())
+        add_note(staff_user(), deletion_request, form.note.data, claim_lease())
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
         flash(RACED, "error")
-        return _to_detail(request_id)
+        return to_detail(request_id)
     flash("Note added (staff only).", "success")
-    return _to_detail(request_id)
-
-
-@bp.route("/requests/<int:request_id>/decision", methods=["POST"])
-@role_required(*STAFF_ROLES)
-def decide_request(request_id: int) -> ResponseReturnValue:
-    deletion_request = _load(request_id, lock=True)
-    form = DecisionForm()
-    if not form.validate_on_submit():
-        return _render(deletion_request, decision_form=form, status=422)
-    try:
-        outcome = decide(_staff(), deletion_request, Decision(form.decision.data), form.note.data,
-                         form.internal_note.data or "")
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _to_detail(request_id)
-    except StaleDataError:
-        db.session.rollback()
-        flash(RACED, "error")
-        return _to_detail(request_id)
-    if outcome.decision is Decision.APPROVE:
-        before, after = outcome.rating_before.overall, outcome.rating_after.overall
-        flash(f"Approved #{request_id}: the review is hidden. Seller rating {before} → {after}.",
-              "success")
-    elif outcome.decision is Decision.REJECT:
-        flash(f"Rejected #{request_id}: the review stays.", "success")
-    else:
-        flash(f"Asked the seller for more information on #{request_id}.", "success")
-    if form.submit_and_next.data:
-        return _take_next()
-    return _to_detail(request_id)
+    return to_detail(request_id)

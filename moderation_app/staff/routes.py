@@ -6,10 +6,10 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
 from moderation_app.database import utcnow
-from moderation_app.models.requests import Reason, RequestStatus
+from moderation_app.models.requests import Reason
 from moderation_app.models.users import STAFF_ROLES
 from moderation_app.permissions import role_required
-from moderation_app.services.queue.listing import decode_cursor, queue_page
+from moderation_app.services.queue.listing import QUEUE_TABS, decode_cursor, queue_page
 from moderation_app.settings import page_size, response_target
 from moderation_app.staff.queue_filters import queue_args, queue_filters_from
 
@@ -32,7 +32,7 @@ def queue() -> str:
         page=page,
         is_later_page=decode_cursor(request.args.get("after")) is not None,
         reasons=list(Reason),
-        statuses=list(RequestStatus),
+        statuses=QUEUE_TABS,
         response_target_hours=current_app.config["RESPONSE_TARGET_HOURS"],
     )
 

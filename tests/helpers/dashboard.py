@@ -143,6 +143,8 @@ def _insert_before_columns(review: Review, request: DeletionRequest, missing: se
     if "buyer_id" in values:
         values["buyer_id"] = review.buyer_id
     values["version"] = values["version"] or 1
+    if "waiting_since" not in missing:  # a default of the model's, computed only on flush
+        values["waiting_since"] = values["waiting_since"] or request.submitted_at
     values = {key: value for key, value in values.items() if value is not None}
     # A bare table: the model's table would add its Python defaults, missing columns included.
     types = DeletionRequest.__table__.c

@@ -30,7 +30,7 @@ EXPLANATION = "The buyer wrote about a logo, but this order was a website. The c
 QUESTION = "Please show the chat where the buyer names the other offer."
 REQUEST_URL = re.compile(r"^/seller/requests/(\d+)$")
 REQUEST_LINK = re.compile(r'href="/seller/requests/(\d+)"')
-OPEN = [RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO]
+OPEN = [RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO, RequestStatus.APPEALED]
 CLOSED = [RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.WITHDRAWN]
 
 

@@ -29,6 +29,8 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "auth.index": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": EVERY_ROLE,
+    "account.settings": EVERY_ROLE,
+    "account.save_settings": EVERY_ROLE,
     "auth.reauthenticate": EVERY_ROLE,
     "health.healthz": PUBLIC,
     "seller.reviews": frozenset({SELLER}),
@@ -36,6 +38,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "seller.requests": frozenset({SELLER}),
     "seller.request_detail": frozenset({SELLER}),
     "seller.answer": frozenset({SELLER}),
+    "seller.appeal_request": frozenset({SELLER}),
     "seller.withdraw": frozenset({SELLER}),
     # Staff see every file; a seller only their own (the object check answers 404).
     "evidence.full_size": EVERY_ROLE,
@@ -47,6 +50,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "staff.release_request": frozenset({AGENT, MANAGER}),
     "staff.add_request_note": frozenset({AGENT, MANAGER}),
     "staff.decide_request": frozenset({AGENT, MANAGER}),
+    "staff.decide_on_page": frozenset({AGENT, MANAGER}),
     "dashboard.index": frozenset({AGENT, MANAGER}),
     "dashboard.as_json": frozenset({MANAGER}),
     # Agents get their own figures; the signals table answers them 403 inside the view.
@@ -62,6 +66,13 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "team.reactivate_account": frozenset({MANAGER}),
     "team.change_account_role": frozenset({MANAGER}),
     "team.reset_account_password": frozenset({MANAGER}),
+    "notifications.index": frozenset({MANAGER}),
+    "replies.index": frozenset({MANAGER}),
+    "replies.create": frozenset({MANAGER}),
+    "replies.template": frozenset({MANAGER}),
+    "replies.edit": frozenset({MANAGER}),
+    "replies.retire": frozenset({MANAGER}),
+    "replies.reactivate": frozenset({MANAGER}),
 }
 
 IDENTITIES = ("anonymous", "seller", "agent", "manager")
@@ -182,7 +193,8 @@ def test_no_get_request_changes_anything(app, identity, tmp_path):
         evidence_id = db.session.scalar(select(Evidence.id))
     client = seller_client if identity == "seller" else client_for(app, identity)
     arguments = {"request_id": request_id, "evidence_id": evidence_id, "review_id": review_id,
-                 "filename": "css/app.css", "user_id": seller.id, "token": "not-a-live-token", "figure": "flow"}
+                 "filename": "css/app.css", "user_id": seller.id, "token": "not-a-live-token", "figure": "flow",
+                 "template_id": 1}
     before, actions_before = database_snapshot(app), audit_actions(app)
 
     for rule in app.url_map.iter_rules():

@@ -1,6 +1,6 @@
 """Every figure of the dashboard for one period, and the JSON the marketplace's reporting reads.
 
-`dashboard_figures` runs a fixed number of aggregate statements (eleven for a manager, seven for an
+`dashboard_figures` runs a fixed number of aggregate statements (twelve for a manager, eight for an
 agent's own dashboard) whatever the volume: the database counts, groups and ranks; Python only
 zero-fills days and reasons and compares the few per-agent rows. See docs/dashboard.md for what
 each figure means.
@@ -22,6 +22,7 @@ from moderation_app.services.dashboard.activity import (
     speed,
 )
 from moderation_app.services.dashboard.agents import AgentFigures, agent_figures
+from moderation_app.services.dashboard.appeals import AppealFigures, appeal_figures
 from moderation_app.services.dashboard.backlog import Backlog, backlog, target_hours
 from moderation_app.services.dashboard.period import Period
 from moderation_app.services.dashboard.signals import (
@@ -33,7 +34,7 @@ from moderation_app.services.dashboard.signals import (
 )
 
 __all__ = [
-    "ALL", "AgentFigures", "Backlog", "BuyerSignal", "DashboardFigures", "FlowDay", "Outcome",
+    "ALL", "AgentFigures", "AppealFigures", "Backlog", "BuyerSignal", "DashboardFigures", "FlowDay", "Outcome",
     "ReusedEvidence", "SellerSignal", "Signals", "Speed", "dashboard_figures",
 ]
 
@@ -52,6 +53,7 @@ class DashboardFigures:
     agents: list[AgentFigures]
     signals: Signals | None
     response_target_hours: int
+    appeals: AppealFigures
 
     def to_json(self) -> dict[str, Any]:
         backlog_ = self.backlog
@@ -73,6 +75,10 @@ class DashboardFigures:
             "agents": [{key: getattr(agent, key) for key in AGENT_KEYS} for agent in self.agents],
             "signals": None if self.signals is None else asdict(self.signals),
             "response_target_hours": self.response_target_hours,
+            "appeals": {**asdict(self.appeals.total),
+                        "overturn_rate": self.appeals.total.overturn_rate,
+                        "agents": [{**asdict(agent), "overturn_rate": agent.overturn_rate}
+                                   for agent in self.appeals.agents]},
         }
 
 
@@ -90,4 +96,5 @@ def dashboard_figures(period: Period, now: datetime, response_target: timedelta,
         agents=agent_figures(period, agent_id),
         signals=signals(period) if agent_id is None else None,
         response_target_hours=target_hours(response_target),
+        appeals=appeal_figures(period, agent_id),
     )

@@ -1,6 +1,7 @@
 """The staff queue as a list: filters, keyset pages, counts per reason and per status.
 
-Open tabs are keyed on (submitted_at, id), the columns of ix_deletion_requests_status_submitted;
+Open tabs are keyed on (submitted_at, id), the columns of ix_deletion_requests_status_submitted
+(the appealed tab on (appealed_at, id), ix_deletion_requests_status_appealed, oldest appeal first);
 approved and rejected on (decided_at, id) (ix_deletion_requests_status_decided), withdrawn on
 (updated_at, id) (ix_deletion_requests_withdrawn_updated: a withdrawal records no decision and is a
 closed request's last change). So page 5,000 costs what page 1 costs: the database seeks to the
@@ -33,6 +34,11 @@ from moderation_app.models.users import User
 ASSIGNEE_CHOICES = ("any", "me", "unassigned")
 DEFAULT_STATUS = RequestStatus.SUBMITTED
 DEFAULT_ASSIGNEE = "any"
+# The tabs in the order an agent works them: appeals wait on the agents like new requests.
+QUEUE_TABS = (RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO, RequestStatus.APPEALED,
+              RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.WITHDRAWN)
+# Statuses waiting on the desk, whose age can pass the response target.
+AGENTS_COURT = frozenset({RequestStatus.SUBMITTED, RequestStatus.APPEALED})
 # A cursor is a timestamp and an id; anything much longer is not one of ours.
 MAX_CURSOR_LENGTH = 128
 
@@ -159,6 +165,8 @@ def sort_column(status: RequestStatus) -> InstrumentedAttribute[datetime]:
         return DeletionRequest.updated_at
     if status in FINAL_STATUSES:
         return DeletionRequest.decided_at
+    if status is RequestStatus.APPEALED:
+        return DeletionRequest.appealed_at  # ix_deletion_requests_status_appealed
     return DeletionRequest.submitted_at
 
 
@@ -259,7 +267,7 @@ def _row(request: DeletionRequest, evidence_count: int, holder_email: str | None
                         closed_by_email=closed_by, closed_at=closed_at)
     age = now - request.waiting_since
     return QueueRow(request=request, evidence_count=evidence_count, age=age,
-                    overdue=request.status is RequestStatus.SUBMITTED and age > response_target,
+                    overdue=request.status in AGENTS_COURT and age > response_target,
                     holder_email=holder_email)
 
 

@@ -8,16 +8,20 @@ StaleDataError, and the caller retries in a fresh transaction).
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
+from moderation_app.models.audit import AuditEvent
 from moderation_app.models.requests import OPEN_STATUSES, DeletionRequest, RequestStatus
 from moderation_app.models.users import Role, User
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.errors import DomainError
+from moderation_app.services.requests.appeals import refuse_first_decider
 
 
 class ClaimRefused(DomainError):
@@ -64,6 +68,7 @@ def claim(agent: User, deletion_request: DeletionRequest, lease: timedelta) -> N
     now = utcnow()
     if not deletion_request.is_open:
         raise ClaimRefused("This request is closed; there is nothing to claim.")
+    refuse_first_decider(agent, deletion_request)  # before a manager's take-over, too
     holder_id = live_holder_id(deletion_request, now)
     if holder_id is not None and holder_id != agent.id:
         holder = db.session.get(User, holder_id)
@@ -73,6 +78,27 @@ def claim(agent: User, deletion_request: DeletionRequest, lease: timedelta) -> N
         _grant(agent, deletion_request, now, lease, taken_over_from=holder.email)
         return
     _grant(agent, deletion_request, now, lease)
+
+
+@dataclass(frozen=True)
+class TakeOver:
+    """A manager's take-over of someone's claim, as its request.claimed event recorded it."""
+
+    by_email: str
+    at: datetime
+
+
+def taken_over_from(user: User, deletion_request: DeletionRequest) -> TakeOver | None:
+    """The request's latest claim if it took the request over from `user`, else None: how an
+    agent's stale tab (and their next visit) learns who took it and when. The audit log is the
+    record: every claim writes an event, a take-over names the holder it displaced."""
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.request_id == deletion_request.id,
+                                 AuditEvent.action == "request.claimed")
+        .order_by(AuditEvent.id.desc()).limit(1))
+    if event is None or json.loads(event.details).get("taken_over_from") != user.email:
+        return None
+    return TakeOver(by_email=event.actor_email, at=event.occurred_at)
 
 
 def claim_next(agent: User, lease: timedelta) -> DeletionRequest | None:

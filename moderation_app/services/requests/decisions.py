@@ -18,6 +18,7 @@ from sqlalchemy import select
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
+from moderation_app.models.replies import ReplyTemplate
 from moderation_app.models.requests import (
     Decision,
     DecisionRecord,
@@ -30,6 +31,8 @@ from moderation_app.models.users import User
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.errors import DomainError
 from moderation_app.services.marketplace.ratings import SellerRating, seller_rating
+from moderation_app.services.notifications.outbox import enqueue as enqueue_notification
+from moderation_app.services.requests.appeals import refuse_first_decider
 from moderation_app.services.requests.claims import holds, renew
 
 NOTE_MAX_LENGTH = 5000
@@ -59,18 +62,24 @@ class DecisionOutcome:
 
 
 def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, note: str,
-           internal_note: str = "") -> DecisionOutcome:
-    """`note` is shown to the seller (the reason, or the question for request_info)."""
+           internal_note: str = "", reply_template: ReplyTemplate | None = None) -> DecisionOutcome:
+    """`note` is shown to the seller (the reason, or the question for request_info);
+    `reply_template` is the template the note started from, if any (services/replies.py)."""
     note, internal_note = note.strip(), internal_note.strip()
     if not deletion_request.is_open:
         raise DecisionRefused(f"This request is already {deletion_request.status.label.lower()}; "
                               "a decided request cannot be decided again.")
+    refuse_first_decider(actor, deletion_request)
     if not holds(actor, deletion_request):
         raise DecisionRefused("Claim the request before deciding it: only its holder can decide.")
     if not note:
         raise DecisionRefused("Write the note the seller will see.")
+    if reply_template is not None and not reply_template.fits(deletion_request.reason, decision):
+        raise DecisionRefused("That reply template is for another decision or reason.")
 
     status_before = deletion_request.status
+    # An appeal's approve or reject is final; its request_info keeps it an appeal (appeals.py).
+    on_appeal = deletion_request.on_appeal
     review = deletion_request.review
     rating_before = seller_rating(deletion_request.seller_id)
     now = utcnow()
@@ -87,7 +96,9 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
     else:
         deletion_request.decided_at = now
         deletion_request.decided_by_id = actor.id
-    db.session.add(decision_record(actor, deletion_request, decision, now))
+    record = decision_record(actor, deletion_request, decision, now)
+    record.on_appeal = on_appeal
+    db.session.add(record)
     # Whatever the decision, the request leaves this agent's hands.
     deletion_request.assignee_id = None
     deletion_request.lease_expires_at = None
@@ -102,7 +113,11 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
                      "status_after": deletion_request.status.value,
                      "rating_before": asdict(rating_before),
                      "rating_after": asdict(rating_after),
+                     **({"reply_template_id": reply_template.id} if reply_template else {}),
+                     **({"appeal": True} if on_appeal else {}),
                  })
+    # The seller's e-mail, in this transaction: sent after commit, never for a rolled-back decision.
+    enqueue_notification(deletion_request, record, on_appeal=on_appeal)
     return DecisionOutcome(decision, status_before, deletion_request.status, rating_before,
                            rating_after)
 

@@ -162,8 +162,8 @@ def reuse_marks(request_id: int, sha256: str, perceptual_hash: str) -> dict[str,
     return {"sha256_reused": bool(sha256_reused), "phash_reused": bool(phash_reused)}
 
 
-def _attach(deletion_request: DeletionRequest, seller: User, images: list[PreparedImage],
-            staged: StagedFiles, quota: int, message: RequestMessage | None = None) -> list[Evidence]:
+def attach_evidence(deletion_request: DeletionRequest, seller: User, images: list[PreparedImage],
+                    staged: StagedFiles, quota: int, message: RequestMessage | None = None) -> list[Evidence]:
     if images:
         _hold_upload_quota(seller, len(images), quota)
     evidence = []
@@ -177,7 +177,7 @@ def _attach(deletion_request: DeletionRequest, seller: User, images: list[Prepar
     return evidence
 
 
-def _evidence_details(evidence: list[Evidence]) -> list[dict[str, Any]]:
+def evidence_details(evidence: list[Evidence]) -> list[dict[str, Any]]:
     return [{"id": item.id, "sha256": item.sha256, "format": item.format, "bytes": item.byte_size}
             for item in evidence]
 
@@ -200,11 +200,11 @@ def submit_request(seller: User, review: Review, reason: Reason, explanation: st
     )
     db.session.add(deletion_request)
     db.session.flush()
-    evidence = _attach(deletion_request, seller, images, staged, daily_quota)
+    evidence = attach_evidence(deletion_request, seller, images, staged, daily_quota)
     record_event("request.submitted", actor=seller, request_id=deletion_request.id,
                  review_id=review.id, details={
                      "reason": reason.value, "explanation_length": len(deletion_request.explanation),
-                     "evidence": _evidence_details(evidence)})
+                     "evidence": evidence_details(evidence)})
     return deletion_request
 
 
@@ -221,15 +221,17 @@ def answer_request(seller: User, deletion_request: DeletionRequest, message: str
                            body=message.strip())
     db.session.add(reply)
     db.session.flush()
-    evidence = _attach(deletion_request, seller, images, staged, daily_quota, message=reply)
-    deletion_request.status = RequestStatus.SUBMITTED  # submitted_at stays: same place in the queue
+    evidence = attach_evidence(deletion_request, seller, images, staged, daily_quota, message=reply)
+    # submitted_at stays: same place in the queue; an appeal's question keeps it an appeal.
+    deletion_request.status = (RequestStatus.APPEALED if deletion_request.appealed_at
+                               else RequestStatus.SUBMITTED)
     # Back in the agents' court: the queue's age and response target count from the answer.
     deletion_request.waiting_since = utcnow()
     record_event("request.evidence_added", actor=seller, request_id=deletion_request.id,
                  review_id=deletion_request.review_id, details={
                      "message_id": reply.id, "status_before": RequestStatus.NEEDS_INFO.value,
-                     "status_after": RequestStatus.SUBMITTED.value,
-                     "evidence": _evidence_details(evidence)})
+                     "status_after": deletion_request.status.value,
+                     "evidence": evidence_details(evidence)})
     return reply
 
 

@@ -38,15 +38,22 @@ def timeline(deletion_request: DeletionRequest, *, for_staff: bool = False) -> l
         title=f"{seller_word} asked to delete the review: {deletion_request.reason.label.lower()}",
         body=deletion_request.explanation, evidence=by_message.get(None, []),
     )]
+    # Only a rejection can be appealed: a decision before the appeal was one.
+    appeal_pending = deletion_request.appealed_at is not None
     for message in deletion_request.messages:
         if message.kind is MessageKind.INFO_REQUESTED:
             title = "Customer service asked for more information"
         elif message.kind is MessageKind.SELLER_REPLY:
             title = f"{seller_word} answered"
+        elif message.kind is MessageKind.APPEAL:
+            appeal_pending = False
+            title = f"{seller_word} appealed the rejection"
         elif message.kind is MessageKind.DECISION:
             title = ("Approved: the review is removed from the seller page"
-                     if deletion_request.status is RequestStatus.APPROVED
+                     if deletion_request.status is RequestStatus.APPROVED and not appeal_pending
                      else "Rejected: the review stays")
+            if deletion_request.appealed_at is not None and not appeal_pending:
+                title = f"Appeal decided. {title}"
         elif message.kind is MessageKind.WITHDRAWN:
             title = f"{seller_word} withdrew the request"
         elif for_staff:  # internal note

@@ -123,7 +123,7 @@ def test_seller_history_counts_every_status_of_the_sellers_other_requests(desk):
     history = request_signals(current).seller_history
 
     assert history.counts == {"submitted": 0, "needs_info": 1, "approved": 2, "rejected": 1,
-                              "withdrawn": 1}
+                              "withdrawn": 1, "appealed": 0}
 
 
 def test_seller_history_approval_rate_is_approved_over_decided(desk):

@@ -127,7 +127,7 @@ def test_the_json_has_exactly_the_documented_keys(manager_client, agent, desk, s
     assert response.headers["Cache-Control"] == "no-store"
     assert response.mimetype == "application/json"
     assert set(figures) == {"period", "backlog", "flow", "outcomes", "time_to_decision_hours",
-                            "agents", "signals", "response_target_hours"}
+                            "agents", "signals", "response_target_hours", "appeals"}
     assert figures["period"] == {"since": "2026-01-01", "until": "2026-01-03"}
     assert set(figures["backlog"]) == {"open", "by_reason", "by_status", "by_age", "unclaimed",
                                        "oldest_open_id"}

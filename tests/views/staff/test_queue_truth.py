@@ -169,9 +169,9 @@ def test_every_tab_shows_its_count_following_the_other_filters(app, agent_client
     body = queue_html(agent_client, {"status": "approved"})
     assert {status: tab_count(body, status) for status in RequestStatus} == {
         RequestStatus.SUBMITTED: 3, RequestStatus.NEEDS_INFO: 3, RequestStatus.APPROVED: 1,
-        RequestStatus.REJECTED: 0, RequestStatus.WITHDRAWN: 4}
+        RequestStatus.REJECTED: 0, RequestStatus.WITHDRAWN: 4, RequestStatus.APPEALED: 0}
     narrowed = queue_html(agent_client, {"reason": Reason.WRONG_OFFER.value})
-    assert [tab_count(narrowed, status) for status in RequestStatus] == [0, 1, 0, 0, 0]
+    assert [tab_count(narrowed, status) for status in RequestStatus] == [0, 1, 0, 0, 0, 0]
 
 
 # --- empty states --------------------------------------------------------------------------------

@@ -1,0 +1,34 @@
+"""What the seller's navigation shows on every page: how many of their requests wait on their
+answer to an agent's question. One indexed count, run only when base.html asks for it (a
+seller's page) and at most once per request."""
+
+from __future__ import annotations
+
+from flask import g
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from moderation_app.extensions import db
+from moderation_app.models.requests import DeletionRequest, RequestStatus
+from moderation_app.models.users import Role
+
+
+def waiting_on_seller(seller_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(DeletionRequest)
+        .where(DeletionRequest.seller_id == seller_id,
+               DeletionRequest.status == RequestStatus.NEEDS_INFO)) or 0
+
+
+def seller_waiting_count() -> int:
+    if not getattr(current_user, "is_authenticated", False) or current_user.role is not Role.SELLER:
+        return 0
+    if "seller_waiting_count" not in g:
+        g.seller_waiting_count = waiting_on_seller(current_user.id)
+    return g.seller_waiting_count
+
+
+def nav_helpers() -> dict[str, object]:
+    """A context processor: the function, not its value, so pages that do not show the seller's
+    navigation (staff pages, e-mails) run no query."""
+    return {"seller_waiting_count": seller_waiting_count}

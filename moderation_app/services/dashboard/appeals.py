@@ -1,0 +1,73 @@
+"""Appeals in a period (issue 13): how many rejections sellers appealed, how the appeals ended,
+and how often they overturned the first decision, per agent who took it.
+
+One statement: the period's appeals (appealed_at in the period) grouped by the first decider,
+each counted by where it stands now: approved on appeal (overturned), rejected again (upheld),
+still open (pending) or withdrawn. Only rejections can be appealed, so an approval on appeal is
+always an overturn. The rate is overturned / (overturned + upheld): undecided appeals say nothing
+yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from moderation_app.extensions import db
+from moderation_app.models.requests import OPEN_STATUSES, DeletionRequest, RequestStatus
+from moderation_app.models.users import User
+from moderation_app.services.dashboard.period import Period
+from moderation_app.services.dashboard.sql import count_where
+
+
+@dataclass(frozen=True)
+class AppealCounts:
+    appealed: int
+    overturned: int
+    upheld: int
+    pending: int
+    withdrawn: int
+
+    @property
+    def overturn_rate(self) -> float | None:
+        decided = self.overturned + self.upheld
+        return self.overturned / decided if decided else None
+
+
+@dataclass(frozen=True)
+class AgentAppeals(AppealCounts):
+    """The appeals of one agent's decisions."""
+
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class AppealFigures:
+    total: AppealCounts
+    agents: list[AgentAppeals]
+
+
+def appeal_figures(period: Period, agent_id: int | None = None) -> AppealFigures:
+    """With `agent_id`: only the appeals of that agent's decisions."""
+    status = DeletionRequest.status
+    conditions = [DeletionRequest.appealed_at >= period.start, DeletionRequest.appealed_at < period.end]
+    if agent_id is not None:
+        conditions.append(DeletionRequest.first_decided_by_id == agent_id)
+    rows = db.session.execute(
+        select(User.email, func.count().label("appealed"),
+               count_where(status == RequestStatus.APPROVED).label("overturned"),
+               count_where(status == RequestStatus.REJECTED).label("upheld"),
+               count_where(status.in_(OPEN_STATUSES)).label("pending"),
+               count_where(status == RequestStatus.WITHDRAWN).label("withdrawn"))
+        .select_from(DeletionRequest)
+        .outerjoin(User, User.id == DeletionRequest.first_decided_by_id)
+        .where(*conditions)
+        .group_by(User.email)
+        .order_by(func.count().desc(), User.email)).all()
+    agents = [AgentAppeals(email=row.email or "unknown", appealed=row.appealed,
+                           overturned=row.overturned, upheld=row.upheld, pending=row.pending,
+                           withdrawn=row.withdrawn) for row in rows]
+    total = AppealCounts(*(sum(getattr(agent, key) for agent in agents)
+                           for key in ("appealed", "overturned", "upheld", "pending", "withdrawn")))
+    return AppealFigures(total=total, agents=agents)
