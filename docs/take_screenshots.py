@@ -89,6 +89,12 @@ def main() -> None:
                 DeletionRequest.seller_id == seller.id).order_by(DeletionRequest.id))
             approved_request = db.session.scalar(select(DeletionRequest.id).where(
                 DeletionRequest.status == RequestStatus.APPROVED))
+            # The demo's rejection the seller may still appeal, and the appeal waiting in the queue.
+            rejected_request = db.session.scalar(select(DeletionRequest.id).where(
+                DeletionRequest.seller_id == seller.id,
+                DeletionRequest.status == RequestStatus.REJECTED).order_by(DeletionRequest.id))
+            appealed_request = db.session.scalar(select(DeletionRequest.id).where(
+                DeletionRequest.status == RequestStatus.APPEALED))
             fresh_review = db.session.scalar(select(Review.external_id).where(
                 Review.seller_id == seller.id, Review.rating_fulfillment <= 2,
                 ~Review.id.in_(select(DeletionRequest.review_id))).order_by(Review.id))
@@ -147,6 +153,10 @@ def main() -> None:
                     if then:
                         then(page)
                         page.wait_for_timeout(300)  # images in a dialog, a preview's thumbnail
+                    if full_page:  # thumbnails load lazily: bring each into view once
+                        page.evaluate("document.querySelectorAll('img[loading=lazy]')"
+                                      ".forEach(image => { image.loading = 'eager'; })")
+                        page.wait_for_load_state("networkidle")
                     page.screenshot(path=str(OUT / f"{name}{suffix}.png"), full_page=full_page)
                     print(f"{name}{suffix}.png  {path}  as {role or 'anonymous'}")
                     context.close()
@@ -174,6 +184,7 @@ def main() -> None:
                   "seller", then=choose_files)
             shoot("seller-requests", "/seller/requests", "seller")
             shoot("seller-request-detail", f"/seller/requests/{first_request}", "seller")
+            shoot("seller-statement-and-appeal-form", f"/seller/requests/{rejected_request}", "seller")
             shoot("seller-withdraw", f"/seller/requests/{first_request}/withdraw", "seller")
             shoot("account-settings", "/account", "seller")
             shoot("not-found", "/seller/nothing-here", "seller")
@@ -183,6 +194,10 @@ def main() -> None:
                   then=press("?"))
             shoot("agent-evidence-viewer", "/queue/next", "agent", claim_next=True, full_page=False,
                   then=press("e"))
+            shoot("agent-reply-template-picker", "/queue/next", "agent", claim_next=True,
+                  full_page=False, then=press("a"))
+            shoot("agent-appealed-tab", "/queue?status=appealed", "agent")
+            shoot("agent-appeal", f"/requests/{appealed_request}", "agent")
             shoot("manager-request-approved", f"/requests/{approved_request}", "manager")
             shoot("manager-audit-log", "/audit", "manager", full_page=False)
             shoot("manager-confirm-password", "/reauthenticate?next=/audit/export.csv", "manager")

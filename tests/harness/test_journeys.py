@@ -20,6 +20,7 @@ from tests.helpers.requests import file_request, set_request_status
 from tests.helpers.stored import load
 
 pytestmark = BROWSER_MARKS
+expect = pytest.importorskip("playwright.sync_api").expect
 
 OTHER_IMAGE = "[data-viewer-other-pane] img"
 QUESTION = "Please send the whole chat, with the date the buyer asked for the discount."
@@ -101,6 +102,7 @@ def test_agent_seller_and_manager_journey(app, agent, seller, manager, journey, 
             keys.press("Escape")
         assert not agent_page.locator("dialog[data-viewer]").is_visible()
         keys.press("i")
+        expect(agent_page.locator("#note")).to_be_focused()  # typing goes there
         keys.type(QUESTION)
         keys.press("Control+Enter", navigates=True)
         asked = keys.presses[:]
@@ -123,6 +125,7 @@ def test_agent_seller_and_manager_journey(app, agent, seller, manager, journey, 
         assert agent_page.url == f"{live_server}/requests/{request_id}"
         assert ANSWER in agent_page.locator("main").inner_text()
         keys.press("a")
+        expect(agent_page.locator("#note")).to_be_focused()
         keys.type(REPLY)
         keys.press("Control+Enter", navigates=True)
         approved = keys.presses[:]

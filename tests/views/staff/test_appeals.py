@@ -123,6 +123,9 @@ def test_the_first_decider_sees_the_appeal_without_a_claim_button(app, seller, s
 
     assert FIRST_DECIDER in body
     assert f'action="/requests/{request_id}/claim"' not in body
+    # Not told to claim what they may not claim.
+    assert "Claim the request to decide it" not in body
+    assert "another agent or a manager decides the appeal" in body
 
 
 def test_another_agent_sees_the_appeal_message_and_the_first_decision(
