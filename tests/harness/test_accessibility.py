@@ -127,6 +127,7 @@ def visit_all(chromium, desk: Desk, role: str, check, width: int = 1280) -> list
         page.goto(f"{desk.base}{path}")
         page.click(button)
         page.wait_for_selector(answered)
+        page.wait_for_load_state()  # a new page's errors can be in the DOM before its stylesheet
         found += check(page)
     finally:
         context.close()
