@@ -17,12 +17,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 BROWSER_MARKS = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
-    # Werkzeug's test server skips close() on a response whose browser dropped the connection
-    # (a thumbnail still loading when the page navigates: serving.py drains the socket first, and
-    # that raises), so the evidence file is closed by the garbage collector. gunicorn closes it.
+    # Werkzeug's test server skips close() on a file response whose browser dropped the
+    # connection (a thumbnail or the favicon still loading when the page navigates or closes:
+    # serving.py drains the socket first, and that raises), so the garbage collector closes the
+    # file. gunicorn, the server `make run` and production use, closes it.
     pytest.mark.filterwarnings(
-        "ignore:Exception ignored in. <_io.FileIO name='[^']*/uploads/:"
-        "pytest.PytestUnraisableExceptionWarning"),
+        "ignore:Exception ignored in. <_io.FileIO name=:pytest.PytestUnraisableExceptionWarning"),
 ]
 # What fails an accessibility check: "minor" and "moderate" findings are reported, not enforced.
 BLOCKING_IMPACTS = {"serious", "critical"}
