@@ -17,7 +17,7 @@ from moderation_app.models.requests import DeletionRequest
 from moderation_app.models.users import STAFF_ROLES, User
 from moderation_app.permissions import role_required
 from moderation_app.services.errors import DomainError, NoSuchRecord
-from moderation_app.services.queue.listing import submitted_count
+from moderation_app.services.queue.listing import Unavailable, unavailable_to
 from moderation_app.services.queue.signals import request_signals
 from moderation_app.services.requests.appeals import FirstDeciderRefused, appeal_summary
 from moderation_app.services.requests.claims import (
@@ -70,11 +70,11 @@ def take_next() -> ResponseReturnValue:
             agent = staff_user()
             continue
         if next_request is None:
-            # Nothing free is not nothing left: others may hold every submitted request.
-            waiting = submitted_count()
-            if waiting:
-                flash(f"Nothing to take right now: {waiting} submitted "
-                      f"request{'s are' if waiting != 1 else ' is'} held by other agents.", "info")
+            # Nothing free is not nothing left: others may hold every waiting request, and the
+            # rest may be appeals of this agent's own decisions.
+            left = unavailable_to(agent)
+            if left.held_by_others or left.own_appeals:
+                flash(_nothing_to_take(left), "info")
             else:
                 flash("The queue is empty: no open request is waiting. Well done.", "success")
             return redirect(url_for("staff.queue"), 303)
@@ -112,6 +112,18 @@ def render_request(deletion_request: DeletionRequest, decision_form: DecisionFor
         decision_event=recorded_decision(deletion_request),
         appeal=appeal_summary(deletion_request),
     ), status
+
+
+def _nothing_to_take(left: Unavailable) -> str:
+    parts = []
+    if left.held_by_others:
+        parts.append(f"{left.held_by_others} waiting request"
+                     f"{'s are' if left.held_by_others != 1 else ' is'} held by other agents")
+    if left.own_appeals:
+        parts.append(f"{left.own_appeals} appeal{'s' if left.own_appeals != 1 else ''} of your own "
+                     f"decision{'s' if left.own_appeals != 1 else ''} "
+                     f"wait{'s' if left.own_appeals == 1 else ''} for another agent")
+    return f"Nothing for you to take right now: {'; '.join(parts)}."
 
 
 @bp.route("/queue/next", methods=["POST"], endpoint="claim_next")

@@ -51,7 +51,7 @@ class DeskData:
                 status: RequestStatus = RequestStatus.SUBMITTED, buyer_id: int | None = None,
                 assignee_id: int | None = None, lease_expires_at: datetime | None = None,
                 claimed_at: datetime | None = None, decided_at: datetime | None = None,
-                decided_by_id: int | None = None) -> int:
+                decided_by_id: int | None = None, appealed_at: datetime | None = None) -> int:
         serial = next(_serial)
         with self.app.app_context():
             buyer = (db.session.get(Buyer, buyer_id) if buyer_id is not None
@@ -68,7 +68,7 @@ class DeskData:
                 explanation="The buyer asked for a discount.", review_snapshot=review_snapshot(review),
                 status=status, submitted_at=submitted_at, updated_at=submitted_at,
                 assignee_id=assignee_id, lease_expires_at=lease_expires_at, claimed_at=claimed_at,
-                decided_at=decided_at, decided_by_id=decided_by_id)
+                decided_at=decided_at, decided_by_id=decided_by_id, appealed_at=appealed_at)
             missing = _missing_columns()
             if missing:
                 return _insert_before_columns(review, request, missing)

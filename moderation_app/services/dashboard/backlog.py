@@ -1,8 +1,12 @@
 """The backlog as it stands now (not bound to the dashboard's period): open requests by reason,
-status and age, claimed or not, and the oldest one. Three statements, each on an index: the counts
-read ix_deletion_requests_status_reason_submitted alone; the live claims come from the few rows of
+status and age, claimed or not, and the longest waiting one. Three statements, each on an index:
+the counts read ix_deletion_requests_status_reason_submitted alone (and the few appeals through
+ix_deletion_requests_status_appealed); the live claims come from the few rows of
 ix_deletion_requests_assignee_id (requests that leave an agent's hands lose their assignee); the
-oldest request is the head of ix_deletion_requests_status_submitted for one of the open statuses."""
+longest waiting request is the head of one open status's index.
+
+An appeal's age counts from the appeal, as its queue tab orders it: counted from the first
+submission, every appeal would be overdue on arrival."""
 
 from __future__ import annotations
 
@@ -14,7 +18,11 @@ from sqlalchemy import Select, case, func, literal, select, union_all
 from moderation_app.extensions import db
 from moderation_app.models.requests import DeletionRequest, Reason, RequestStatus
 
-OPEN = (RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO)
+OPEN = (RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO, RequestStatus.APPEALED)
+# Each open status and the time its age counts from.
+_AGE_FROM = ((RequestStatus.SUBMITTED, DeletionRequest.submitted_at),
+             (RequestStatus.NEEDS_INFO, DeletionRequest.submitted_at),
+             (RequestStatus.APPEALED, DeletionRequest.appealed_at))
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class Backlog:
     unclaimed: int
     claimed: int                   # held under a lease that has not lapsed
     oldest_open_id: int | None
-    oldest_open_submitted_at: datetime | None
+    oldest_open_since: datetime | None
 
 
 def target_hours(response_target: timedelta) -> int:
@@ -54,15 +62,19 @@ def target_hours(response_target: timedelta) -> int:
 def backlog(now: datetime, response_target: timedelta) -> Backlog:
     bands = AgeBands(target_hours(response_target))
     young, due, late = bands.labels
-    # Ages compared as submission times against cut-offs computed here, so no date arithmetic
-    # happens in SQL and the comparisons can use the index.
-    band = case(
-        (DeletionRequest.submitted_at > now - timedelta(hours=bands.half_hours), literal(young)),
-        (DeletionRequest.submitted_at >= now - timedelta(hours=bands.target_hours), literal(due)),
-        else_=literal(late),
-    ).label("band")
-    open_rows = (select(DeletionRequest.status, DeletionRequest.reason, band)
-                 .where(DeletionRequest.status.in_(OPEN)).subquery())
+    # Ages compared as times against cut-offs computed here, so no date arithmetic happens in SQL
+    # and the comparisons can use the index.
+    def band(since):
+        return case(
+            (since > now - timedelta(hours=bands.half_hours), literal(young)),
+            (since >= now - timedelta(hours=bands.target_hours), literal(due)),
+            else_=literal(late),
+        ).label("band")
+
+    open_rows = union_all(*(
+        select(DeletionRequest.status, DeletionRequest.reason, band(since))
+        .where(DeletionRequest.status == status)
+        for status, since in _AGE_FROM)).subquery()
     counts = db.session.execute(
         select(open_rows.c.status, open_rows.c.reason, open_rows.c.band, func.count())
         .group_by(open_rows.c.status, open_rows.c.reason, open_rows.c.band)).all()
@@ -87,16 +99,16 @@ def backlog(now: datetime, response_target: timedelta) -> Backlog:
     total = sum(by_status.values())
     return Backlog(open=total, by_reason=by_reason, by_status=by_status, by_age=by_age,
                    unclaimed=total - claimed, claimed=claimed, oldest_open_id=oldest_id,
-                   oldest_open_submitted_at=oldest_at)
+                   oldest_open_since=oldest_at)
 
 
 def _oldest_open() -> Select:
-    """The head of each open status's (status, submitted_at, id) index, then the older of the
-    two: two index seeks instead of sorting every open request."""
+    """The head of each open status's index (its age column, then id), then the longest waiting
+    of the three: three index seeks instead of sorting every open request."""
     heads = union_all(*(
-        select(DeletionRequest.id, DeletionRequest.submitted_at)
+        select(DeletionRequest.id, since.label("since"))
         .where(DeletionRequest.status == status)
-        .order_by(DeletionRequest.submitted_at, DeletionRequest.id).limit(1)
+        .order_by(since, DeletionRequest.id).limit(1)
         .subquery().select()
-        for status in OPEN)).subquery()
-    return select(heads.c.id, heads.c.submitted_at).order_by(heads.c.submitted_at, heads.c.id).limit(1)
+        for status, since in _AGE_FROM)).subquery()
+    return select(heads.c.id, heads.c.since).order_by(heads.c.since, heads.c.id).limit(1)

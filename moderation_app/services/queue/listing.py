@@ -298,7 +298,22 @@ def queue_page(filters: QueueFilters, viewer: User, cursor: str | None, page_siz
     )
 
 
-def submitted_count() -> int:
-    """Submitted requests, held or not: whether "nothing to take" means the queue is empty."""
-    return db.session.scalar(select(func.count()).select_from(DeletionRequest)
-                             .where(DeletionRequest.status == RequestStatus.SUBMITTED)) or 0
+@dataclass(frozen=True)
+class Unavailable:
+    """Why `n` found nothing for an agent: requests waiting on an agent that others hold, and
+    appeals of the agent's own decisions (which only someone else may take)."""
+
+    held_by_others: int
+    own_appeals: int
+
+
+def unavailable_to(agent: User) -> Unavailable:
+    """Only asked when `n` found nothing, so two counts on the status index are cheap enough."""
+    waiting = db.session.scalar(
+        select(func.count()).select_from(DeletionRequest)
+        .where(DeletionRequest.status.in_((RequestStatus.SUBMITTED, RequestStatus.APPEALED)))) or 0
+    own = db.session.scalar(
+        select(func.count()).select_from(DeletionRequest)
+        .where(DeletionRequest.status == RequestStatus.APPEALED,
+               DeletionRequest.first_decided_by_id == agent.id)) or 0
+    return Unavailable(held_by_others=waiting - own, own_appeals=own)

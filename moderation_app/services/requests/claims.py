@@ -101,30 +101,44 @@ def taken_over_from(user: User, deletion_request: DeletionRequest) -> TakeOver |
     return TakeOver(by_email=event.actor_email, at=event.occurred_at)
 
 
+# What `n` takes: requests waiting on an agent, not on the seller.
+_AGENTS_TURN = (RequestStatus.SUBMITTED, RequestStatus.APPEALED)
+
+
 def claim_next(agent: User, lease: timedelta) -> DeletionRequest | None:
-    """The agent's own live claim if they have one, else the oldest unclaimed open request."""
+    """The agent's own live claim if they have one, else the oldest free appeal the agent did not
+    first decide, else the oldest free submitted request.
+
+    Appeals come first: their seller has already waited through one decision, and an internal
+    complaint is owed a timely answer (DSA Art. 20). They are few, so they never starve the queue.
+    Each candidate is one seek on its tab's index; the first decider's appeals are skipped, not
+    refused, so `n` never lands on a request the agent may not touch."""
     now = utcnow()
     held = db.session.scalar(
         select(DeletionRequest)
         .where(DeletionRequest.assignee_id == agent.id, DeletionRequest.lease_expires_at > now,
-               DeletionRequest.status == RequestStatus.SUBMITTED)
+               DeletionRequest.status.in_(_AGENTS_TURN))
         .order_by(DeletionRequest.submitted_at, DeletionRequest.id).limit(1)
     )
     if held is not None:
         renew(agent, held, lease)
         return held
-    candidate = db.session.scalar(
-        select(DeletionRequest)
-        .where(DeletionRequest.status == RequestStatus.SUBMITTED,
-               or_(DeletionRequest.assignee_id.is_(None), DeletionRequest.lease_expires_at <= now))
-        .order_by(DeletionRequest.submitted_at, DeletionRequest.id).limit(1)
+    free = or_(DeletionRequest.assignee_id.is_(None), DeletionRequest.lease_expires_at <= now)
+    appeal = select(DeletionRequest).where(
+        DeletionRequest.status == RequestStatus.APPEALED, free,
+        or_(DeletionRequest.first_decided_by_id.is_(None),
+            DeletionRequest.first_decided_by_id != agent.id),
+    ).order_by(DeletionRequest.appealed_at, DeletionRequest.id)
+    submitted = select(DeletionRequest).where(
+        DeletionRequest.status == RequestStatus.SUBMITTED, free,
+    ).order_by(DeletionRequest.submitted_at, DeletionRequest.id)
+    for candidates in (appeal, submitted):
         # PostgreSQL: rows other agents are claiming right now are skipped, not waited for.
-        .with_for_update(skip_locked=True)
-    )
-    if candidate is None:
-        return None
-    _grant(agent, candidate, now, lease)
-    return candidate
+        candidate = db.session.scalar(candidates.limit(1).with_for_update(skip_locked=True))
+        if candidate is not None:
+            _grant(agent, candidate, now, lease)
+            return candidate
+    return None
 
 
 def release(actor: User, deletion_request: DeletionRequest) -> None:

@@ -56,22 +56,26 @@ def test_backlog_counts_open_requests_by_reason_status_and_age_band_with_edges_i
     desk.request(shop, NOW - timedelta(hours=48, seconds=1), reason=Reason.WRONG_OFFER,
                  assignee_id=agent, lease_expires_at=NOW - timedelta(minutes=1))
     oldest = desk.request(shop, NOW - timedelta(hours=100), status=RequestStatus.NEEDS_INFO)
+    # An appeal's age counts from the appeal, not from its filing long ago.
+    desk.request(shop, NOW - timedelta(hours=400), status=RequestStatus.APPEALED,
+                 appealed_at=NOW - timedelta(hours=30))
     # Closed requests are no backlog, however old.
     for status in (RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.WITHDRAWN):
         desk.request(shop, NOW - timedelta(days=30), status=status)
 
     backlog = figures(app).backlog
 
-    assert backlog.open == 6
-    assert backlog.by_status == {RequestStatus.SUBMITTED: 5, RequestStatus.NEEDS_INFO: 1}
+    assert backlog.open == 7
+    assert backlog.by_status == {RequestStatus.SUBMITTED: 5, RequestStatus.NEEDS_INFO: 1,
+                                 RequestStatus.APPEALED: 1}
     assert backlog.by_reason == {Reason.COMPETITOR_ATTACK: 1, Reason.WRONG_OFFER: 2,
-                                 Reason.BLACKMAIL: 3, Reason.UNRELATED_FEEDBACK: 0}
+                                 Reason.BLACKMAIL: 4, Reason.UNRELATED_FEEDBACK: 0}
     assert list(backlog.by_reason) == list(Reason)
-    assert backlog.by_age == {"<24h": 2, "24-48h": 2, ">48h": 2}
+    assert backlog.by_age == {"<24h": 2, "24-48h": 3, ">48h": 2}
     # Only the lease that runs past now is a claim; one ending at this very moment has lapsed.
-    assert (backlog.claimed, backlog.unclaimed) == (1, 5)
+    assert (backlog.claimed, backlog.unclaimed) == (1, 6)
     assert backlog.oldest_open_id == oldest
-    assert backlog.oldest_open_submitted_at == NOW - timedelta(hours=100)
+    assert backlog.oldest_open_since == NOW - timedelta(hours=100)
 
 
 def test_age_bands_follow_the_response_target(app, desk, shop):

@@ -112,7 +112,7 @@ def test_a_manager_sees_every_agent_and_the_whole_desk(app, agent, manager_clien
     assert figures["outcomes"]["all"] == {"approved": 1, "rejected": 2,
                                           "approval_rate": pytest.approx(1 / 3)}
     assert figures["time_to_decision_hours"]["p50"] == pytest.approx(30.0)
-    assert figures["backlog"]["by_status"] == {"submitted": 1, "needs_info": 1}
+    assert figures["backlog"]["by_status"] == {"submitted": 1, "needs_info": 1, "appealed": 0}
     assert "agent@example.com" in page_text(manager_client.get("/dashboard"))
 
 
@@ -132,7 +132,7 @@ def test_the_json_has_exactly_the_documented_keys(manager_client, agent, desk, s
     assert set(figures["backlog"]) == {"open", "by_reason", "by_status", "by_age", "unclaimed",
                                        "oldest_open_id"}
     assert list(figures["backlog"]["by_reason"]) == [reason.value for reason in Reason]
-    assert list(figures["backlog"]["by_status"]) == ["submitted", "needs_info"]
+    assert list(figures["backlog"]["by_status"]) == ["submitted", "needs_info", "appealed"]
     assert list(figures["backlog"]["by_age"]) == ["<24h", "24-48h", ">48h"]
     assert figures["flow"] == [{"date": f"2026-01-0{day}", "submitted": 0, "decided": 0}
                                for day in (1, 2, 3)]

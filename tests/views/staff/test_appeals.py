@@ -27,7 +27,8 @@ from tests.helpers.accounts import make_user
 from tests.helpers.appeals import APPEAL, REJECTION_NOTE, appealed_request, decide
 from tests.helpers.clients import page_text, signed_in
 from tests.helpers.database import TEST_DATABASE_URL
-from tests.helpers.requests import answer
+from tests.helpers.marketplace import add_review
+from tests.helpers.requests import answer, file_request
 from tests.helpers.stored import audit_details, load
 from tests.views.staff.test_decisions import run_together, signed_in_agents
 
@@ -206,6 +207,39 @@ def _events(app, request_id):
             AuditEvent.request_id == request_id).order_by(AuditEvent.id)))
         db.session.expunge_all()
         return events
+
+
+# --- the next request (`n`) ---------------------------------------------------------------------
+
+def test_next_takes_a_waiting_appeal_before_an_older_submitted_request(
+        app, seller, seller_client, agent_client, colleague_client):
+    older = file_request(seller_client, add_review(app, seller))
+    request_id = appealed_request(app, seller, seller_client, agent_client)
+
+    response = colleague_client.post_form("/queue/next")
+
+    assert response.headers["Location"].endswith(f"/requests/{request_id}")
+    assert state(app, request_id).assignee_id is not None
+    assert state(app, older).assignee_id is None
+
+
+def test_next_skips_an_appeal_of_the_agents_own_decision(app, seller, seller_client, agent,
+                                                         agent_client):
+    request_id = appealed_request(app, seller, seller_client, agent_client)
+    submitted = file_request(seller_client, add_review(app, seller))
+
+    taken = agent_client.post_form("/queue/next")
+    assert taken.headers["Location"].endswith(f"/requests/{submitted}")
+    decided = agent_client.post_form(f"/requests/{submitted}",
+                                     {"decision": "approve", "note": "The chat names another offer."})
+    assert decided.status_code == 303
+    response = agent_client.post_form("/queue/next", follow_redirects=True)
+
+    assert response.request.path == "/queue"
+    assert ("Nothing for you to take right now: 1 appeal of your own decision waits for another "
+            "agent.") in text_of(response)
+    assert state(app, request_id).assignee_id is None
+    assert len(audit_details(app, "request.claimed", request_id=request_id)) == 1
 
 
 # --- racing ------------------------------------------------------------------------------------

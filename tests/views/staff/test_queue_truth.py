@@ -200,7 +200,7 @@ def test_take_next_when_others_hold_everything_does_not_call_the_queue_empty(app
     text = page_text(response)
     assert response.request.path == "/queue"
     assert "Well done" not in text and "The queue is empty" not in text
-    assert "Nothing to take right now: 2 submitted requests are held by other agents." in text
+    assert "Nothing for you to take right now: 2 waiting requests are held by other agents." in text
     assert len(shown_ids(response.get_data(as_text=True))) == 2
 
 
