@@ -29,11 +29,19 @@ from moderation_app import create_app  # noqa: E402
 from moderation_app.database import utcnow  # noqa: E402
 from moderation_app.demo.seed import DEMO_LOGINS, seed_demo  # noqa: E402
 from moderation_app.extensions import db  # noqa: E402
-from moderation_app.models import DeletionRequest, RequestStatus, Review  # noqa: E402
+from moderation_app.models import (  # noqa: E402
+    DeletionRequest,
+    Notification,
+    NotificationKind,
+    RequestStatus,
+    Review,
+)
 from moderation_app.models.requests import Decision, Reason  # noqa: E402
 from moderation_app.models.users import Role  # noqa: E402
 from moderation_app.services.accounts import find_user, invite  # noqa: E402
-from moderation_app.settings import evidence_store  # noqa: E402
+from moderation_app.services.requests.claims import claim  # noqa: E402
+from moderation_app.services.requests.decisions import decide  # noqa: E402
+from moderation_app.settings import claim_lease, evidence_store  # noqa: E402
 from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.helpers.dashboard import DeskData  # noqa: E402
 from tests.helpers.images import image_bytes  # noqa: E402
@@ -98,6 +106,11 @@ def main() -> None:
             fresh_review = db.session.scalar(select(Review.external_id).where(
                 Review.seller_id == seller.id, Review.rating_fulfillment <= 2,
                 ~Review.id.in_(select(DeletionRequest.review_id))).order_by(Review.id))
+            # The seller's e-mails as a manager reads them: the rejection, the question.
+            rejection_mail = db.session.scalar(select(Notification.id).where(
+                Notification.request_id == rejected_request))
+            question_mail = db.session.scalar(select(Notification.id).where(
+                Notification.kind == NotificationKind.INFORMATION_REQUESTED))
             # A new colleague's one-time link, as /team shows it to the manager.
             new_agent_link = invite("sam.agent@example.com", Role.AGENT,
                                     find_user(login_for("manager")[0]), utcnow()).token
@@ -203,6 +216,19 @@ def main() -> None:
             shoot("manager-confirm-password", "/reauthenticate?next=/audit/export.csv", "manager")
             shoot("manager-notifications", "/notifications", "manager")
             shoot("manager-reply-templates", "/reply-templates", "manager")
+            shoot("manager-email-rejection", f"/notifications/{rejection_mail}", "manager")
+            shoot("manager-email-question", f"/notifications/{question_mail}", "manager")
+            # Another agent upholds the appeal: the seller's final e-mail.
+            with app.app_context():
+                colleague = find_user("omar.agent@example.com")
+                appealed = db.session.get(DeletionRequest, appealed_request)
+                claim(colleague, appealed, claim_lease())
+                decide(colleague, appealed, Decision.APPROVE,
+                       "The second page of the chat shows the buyer linking to the rival shop.")
+                db.session.commit()
+                appeal_mail = db.session.scalar(select(Notification.id).where(
+                    Notification.kind == NotificationKind.APPEAL_DECIDED))
+            shoot("manager-email-appeal-decided", f"/notifications/{appeal_mail}", "manager")
             shoot("agent-signed-out-when-idle", "/queue", "agent", idle_out=True, phone=False)
             shoot("database-unavailable", "/queue", "agent", database_down=True, phone=False)
             browser.close()

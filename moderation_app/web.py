@@ -91,7 +91,8 @@ def add_security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Frame-Options"] = "DENY"
+    # DENY unless a view framed by our own pages chose SAMEORIGIN (an e-mail preview).
+    response.headers.setdefault("X-Frame-Options", "DENY")
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     if "_user_id" in session:  # signed in (read from the cookie: no database needed here)

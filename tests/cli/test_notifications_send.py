@@ -12,7 +12,7 @@ import pytest
 
 from moderation_app.extensions import db
 from moderation_app.models import NotificationKind, NotificationStatus
-from moderation_app.models.requests import DecisionRecord
+from moderation_app.models.requests import DecisionRecord, DeletionRequest
 from tests.helpers.notifications import INTERNAL_NOTE, PUBLIC_NOTE, decided, filed, outbox
 from tests.helpers.smtp import Recorder, smtp_server
 
@@ -57,8 +57,12 @@ def test_a_rejection_is_mailed_once_with_its_statement_and_link(app, runner, mai
     (notification,) = outbox(app)
     with app.app_context():
         decided_at = db.session.get(DecisionRecord, notification.decision_id).decided_at
+        snapshot = db.session.get(DeletionRequest, request_id).review_snapshot
     appeal_until = (decided_at + timedelta(days=14)).strftime("%Y-%m-%d %H:%M UTC")
     for body in (mail.text, mail.html):
+        # Which review, as the seller knows it: the buyer, the offer, its first words.
+        assert snapshot["review_id"] in body and snapshot["buyer"] in body
+        assert snapshot["offer_title"] in body and snapshot["text"].split()[0] in body
         assert "Rejected: the review stays" in body
         assert "Blackmail" in body                      # the reason judged against
         assert "in exchange for the review" in body     # its rule (the reason's guidance)

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from moderation_app.database import utcnow
 from moderation_app.demo.seed import DEMO_LOGINS, seed_demo
 from moderation_app.extensions import db
-from moderation_app.models import DeletionRequest, RequestStatus, Review
+from moderation_app.models import DeletionRequest, Notification, RequestStatus, Review
 from moderation_app.models.users import Role
 from moderation_app.services.accounts import find_user, invite
 from moderation_app.settings import evidence_store
@@ -58,6 +58,7 @@ def pages_on(app) -> dict[str, list[str]]:
         # Issue 13: a rejection with its statement and appeal form, and an appeal waiting.
         appealable, appealed = (next(item.id for item in requests if item.status is status)
                                 for status in (RequestStatus.REJECTED, RequestStatus.APPEALED))
+        mail = db.session.scalar(select(Notification.id).order_by(Notification.id))
         db.session.commit()
     return {
         "anonymous": ["/login", f"/set-password/{link}", "/set-password/not-a-link", "/nothing-here"],
@@ -68,8 +69,8 @@ def pages_on(app) -> dict[str, list[str]]:
                    "/account", "/queue"],  # the 403 page
         "agent": ["/queue", f"/requests/{open_id}", f"/requests/{decided}", f"/requests/{appealed}",
                   "/dashboard", "/account"],
-        "manager": ["/dashboard", "/audit", "/team", f"/team/{member}", "/reply-templates", "/notifications", "/account",
-                    "/reauthenticate?next=/audit/export.csv"],
+        "manager": ["/dashboard", "/audit", "/team", f"/team/{member}", "/reply-templates", "/notifications",
+                    f"/notifications/{mail}", "/account", "/reauthenticate?next=/audit/export.csv"],
     }
 
 

@@ -67,6 +67,8 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "team.change_account_role": frozenset({MANAGER}),
     "team.reset_account_password": frozenset({MANAGER}),
     "notifications.index": frozenset({MANAGER}),
+    "notifications.show": frozenset({MANAGER}),
+    "notifications.message_html": frozenset({MANAGER}),
     "replies.index": frozenset({MANAGER}),
     "replies.create": frozenset({MANAGER}),
     "replies.template": frozenset({MANAGER}),
@@ -194,7 +196,7 @@ def test_no_get_request_changes_anything(app, identity, tmp_path):
     client = seller_client if identity == "seller" else client_for(app, identity)
     arguments = {"request_id": request_id, "evidence_id": evidence_id, "review_id": review_id,
                  "filename": "css/app.css", "user_id": seller.id, "token": "not-a-live-token", "figure": "flow",
-                 "template_id": 1}
+                 "template_id": 1, "notification_id": 1}
     before, actions_before = database_snapshot(app), audit_actions(app)
 
     for rule in app.url_map.iter_rules():

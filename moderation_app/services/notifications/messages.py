@@ -55,6 +55,28 @@ def seller_zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+EXCERPT_CHARS = 160
+
+
+@dataclass(frozen=True)
+class ReviewLine:
+    """Which review the e-mail is about, as the request froze it: a seller with many requests
+    knows it by the buyer, the offer and its first words, not by the request's number."""
+
+    review_id: str
+    buyer: str
+    offer_title: str
+    excerpt: str
+
+
+def review_line(snapshot: dict[str, object]) -> ReviewLine:
+    text = " ".join(str(snapshot.get("text") or "").split())
+    if len(text) > EXCERPT_CHARS:
+        text = text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
+    return ReviewLine(review_id=str(snapshot.get("review_id", "")), buyer=str(snapshot.get("buyer", "")),
+                      offer_title=str(snapshot.get("offer_title", "")), excerpt=text)
+
+
 def message_context(notification: Notification, settings: MailSettings) -> dict[str, object]:
     deletion_request = notification.request
     zone = seller_zone(notification.recipient.timezone)
@@ -62,6 +84,7 @@ def message_context(notification: Notification, settings: MailSettings) -> dict[
         "kind": notification.kind.value,
         "request_id": deletion_request.id,
         "reason_label": deletion_request.reason.label,
+        "review": review_line(deletion_request.review_snapshot),
         "link": request_link(settings.public_url, deletion_request.id),
         "local": lambda moment: moment.astimezone(zone) if isinstance(moment, datetime) else moment,
     }

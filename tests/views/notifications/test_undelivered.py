@@ -12,7 +12,7 @@ from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models import Notification, NotificationStatus
 from tests.helpers.clients import page_text
-from tests.helpers.notifications import decided, filed, outbox
+from tests.helpers.notifications import INTERNAL_NOTE, PUBLIC_NOTE, decided, filed, outbox
 
 
 def set_outbox_state(app, notification_id: int, **values) -> None:
@@ -78,3 +78,49 @@ def test_the_list_comes_in_pages_newest_first(app, seller, seller_client, agent_
     assert f">#{request_ids[0]}<" in second and "Page 2 of 2" in second
     assert manager_client.get("/notifications?page=junk").status_code == 200
     assert "Every e-mail has been delivered" in page_text(manager_client.get("/notifications?page=99"))
+
+
+# --- one e-mail as its seller receives it ---------------------------------------------------------
+
+def test_a_manager_reads_an_email_as_the_seller_gets_it_without_internal_notes(
+        app, seller, seller_client, agent_client, manager_client):
+    request_id = filed(app, seller_client, seller, screenshot="buyer-asks-for-discount.png")
+    decided(agent_client, request_id, "reject")
+    (notification,) = outbox(app)
+
+    page = page_text(manager_client.get("/notifications"))
+    shown = manager_client.get(f"/notifications/{notification.id}")
+    body = page_text(shown)
+    framed = manager_client.get(f"/notifications/{notification.id}/message.html")
+    html_part = framed.get_data(as_text=True)
+
+    assert f'href="/notifications/{notification.id}"' in page
+    assert shown.status_code == 200
+    assert f"Your deletion request #{request_id} has been decided" in body
+    assert seller.email in body and "no <code>SMTP_URL</code> is configured" in body
+    assert f'src="/notifications/{notification.id}/message.html"' in body
+    # The plain-text part, as sent: the statement of reasons with the files by name.
+    assert PUBLIC_NOTE in body and "buyer-asks-for-discount.png" in body
+    assert framed.status_code == 200 and framed.mimetype == "text/html"
+    assert PUBLIC_NOTE in html_part and f"/seller/requests/{request_id}" in html_part
+    # Framed by our own page only, with nothing to run and nothing to fetch.
+    policy = framed.headers["Content-Security-Policy"]
+    assert "sandbox" in policy and "default-src 'none'" in policy and "frame-ancestors 'self'" in policy
+    assert framed.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert shown.headers["X-Frame-Options"] == "DENY"
+    for text in (body, html_part):
+        assert INTERNAL_NOTE not in text
+
+
+def test_a_delivered_email_can_be_read_too_and_an_unknown_one_is_404(
+        app, seller, seller_client, agent_client, manager_client):
+    request_id = filed(app, seller_client, seller)
+    decided(agent_client, request_id, "approve", note="Fits the blackmail rule.")
+    (notification,) = outbox(app)
+    set_outbox_state(app, notification.id, attempts=1, status=NotificationStatus.SENT, sent_at=utcnow())
+
+    body = page_text(manager_client.get(f"/notifications/{notification.id}"))
+
+    assert "Accepted by the mail server" in body and "Fits the blackmail rule." in body
+    assert manager_client.get(f"/notifications/{notification.id + 1}").status_code == 404
+    assert manager_client.get(f"/notifications/{notification.id + 1}/message.html").status_code == 404
