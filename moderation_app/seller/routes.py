@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -39,7 +40,7 @@ from moderation_app.seller.uploads import (
     remember_passed,
 )
 from moderation_app.services.errors import DomainError
-from moderation_app.services.evidence.storage import EvidenceRejected, PreparedImage
+from moderation_app.services.evidence.storage import EvidenceRejected, PreparedImage, StagedFiles
 from moderation_app.services.marketplace.ratings import seller_offers, seller_rating, seller_reviews
 from moderation_app.services.requests.filing import (
     RequestClosed,
@@ -126,6 +127,24 @@ def _prepare_evidence(seller: User, field_name: str, required: bool) -> list[Pre
     if not files and not required:
         return []
     return prepare_evidence(seller, files, limits=evidence_limits(), quota=daily_upload_quota())
+
+
+def _commit_with_evidence(seller: User, form: AnswerForm | AppealForm,
+                          act: Callable[[list[PreparedImage], StagedFiles], object]) -> bool:
+    """A follow-up with optional screenshots (an answer, an appeal): checks the form's files,
+    stores them and runs `act(images, staged)` in one transaction. False when a file was refused
+    (the reason is on the form's field, nothing was kept); the caller handles the rest."""
+    try:
+        images = _prepare_evidence(seller, form.evidence.name, required=False)
+        with writing(), evidence_store().transaction() as staged:
+            act(images, staged)
+            db.session.commit()
+    except EvidenceRejected as error:
+        db.session.rollback()
+        log_refusal(seller, error)
+        form.evidence.errors = [str(error)]
+        return False
+    return True
 
 
 @bp.route("/reviews")
@@ -291,21 +310,16 @@ def answer(request_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _render_detail(deletion_request, form, status=422)
     try:
-        images = _prepare_evidence(seller, form.evidence.name, required=False)
-        with writing(), evidence_store().transaction() as staged:
-            answer_request(seller, deletion_request, form.message.data, images, staged,
-                           daily_quota=daily_upload_quota())
-            db.session.commit()
-    except EvidenceRejected as error:
-        db.session.rollback()
-        log_refusal(seller, error)
-        form.evidence.errors = [str(error)]
-        return _render_detail(deletion_request, form, status=422)
+        stored = _commit_with_evidence(seller, form, lambda images, staged: answer_request(
+            seller, deletion_request, form.message.data, images, staged,
+            daily_quota=daily_upload_quota()))
     except (StaleDataError, RequestClosed):
         # Withdrawn, or decided, while the screenshots were being checked.
         db.session.rollback()
         flash(CHANGED_MEANWHILE, "error")
         return _see_other(url_for(".request_detail", request_id=request_id))
+    if not stored:
+        return _render_detail(deletion_request, form, status=422)
     flash("Thank you. Your answer is with customer service, and the request keeps its place in the "
           "queue.", "success")
     return _see_other(url_for(".request_detail", request_id=request_id))
@@ -325,23 +339,21 @@ def appeal_request(request_id: int) -> ResponseReturnValue:
     form = AppealForm()
     if not form.validate_on_submit():
         return _render_detail(deletion_request, appeal_form=form, status=422)
+
+    def lodge(images: list[PreparedImage], staged: StagedFiles) -> None:
+        # PostgreSQL: a second appeal sent at the same moment waits here, then is refused.
+        db.session.refresh(deletion_request, with_for_update=True)
+        appeal(seller, deletion_request, form.message.data, images, staged,
+               daily_quota=daily_upload_quota())
+
     try:
-        images = _prepare_evidence(seller, form.evidence.name, required=False)
-        with writing(), evidence_store().transaction() as staged:
-            # PostgreSQL: a second appeal sent at the same moment waits here, then is refused.
-            db.session.refresh(deletion_request, with_for_update=True)
-            appeal(seller, deletion_request, form.message.data, images, staged,
-                   daily_quota=daily_upload_quota())
-            db.session.commit()
-    except EvidenceRejected as error:
-        db.session.rollback()
-        log_refusal(seller, error)
-        form.evidence.errors = [str(error)]
-        return _render_detail(deletion_request, appeal_form=form, status=422)
+        stored = _commit_with_evidence(seller, form, lodge)
     except (StaleDataError, AppealRefused) as error:
         db.session.rollback()
         flash(str(error) if isinstance(error, AppealRefused) else CHANGED_MEANWHILE, "error")
         return _render_detail(seller_request(seller, request_id), status=409)
+    if not stored:
+        return _render_detail(deletion_request, appeal_form=form, status=422)
     flash("Your appeal is with customer service. An agent other than the one who rejected your "
           "request will decide it, and that decision is final.", "success")
     return _see_other(url_for(".request_detail", request_id=request_id))
