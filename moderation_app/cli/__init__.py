@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from moderation_app.cli.audit import audit_cli
+from moderation_app.cli.counters import counters_cli
 from moderation_app.cli.evidence import evidence_cli
 from moderation_app.cli.marketplace import import_marketplace, seed_demo_command
 from moderation_app.cli.notifications import notifications_cli
@@ -14,6 +15,7 @@ from moderation_app.cli.users import users_cli
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(counters_cli)
     app.cli.add_command(evidence_cli)
     app.cli.add_command(import_marketplace)
     app.cli.add_command(seed_demo_command)

@@ -14,6 +14,7 @@ ACTION_LABELS: dict[str, str] = {
     "auth.reauthenticated": "Password confirmed",
     "auth.reauthentication_failed": "Password confirmation failed",
     "auth.session_expired": "Session expired",
+    "counters.rebuilt": "Request counters rebuilt",
     "evidence.gc": "Orphaned evidence files removed",
     "marketplace.imported": "Marketplace data imported",
     "reply_template.created": "Reply template created",

@@ -5,9 +5,11 @@ Open tabs are keyed on (submitted_at, id), the columns of ix_deletion_requests_s
 approved and rejected on (decided_at, id) (ix_deletion_requests_status_decided), withdrawn on
 (updated_at, id) (ix_deletion_requests_withdrawn_updated: a withdrawal records no decision and is a
 closed request's last change). So page 5,000 costs what page 1 costs: the database seeks to the
-cursor instead of counting rows past it. Three queries a page, whatever its size: the rows (with
-review, seller, live holder and decider joined in), the evidence counts for those rows, and one
-grouped count per (status, reason) from which both the tab counts and the reason counts come.
+cursor instead of counting rows past it. Three or four queries a page, whatever its size and the
+data's: the rows (with review, seller, live holder and decider joined in), the evidence counts for
+those rows, and the counters per (status, reason) the database keeps (services/counters.py), from
+which both the tab counts and the reason counts come, adjusted by the few live claims for the
+assignee filter.
 
 Ages count from `waiting_since`, when the request last changed hands: a submitted request has
 waited on the agents since it was filed or the seller answered; one that needs information has
@@ -30,6 +32,7 @@ from moderation_app.extensions import db
 from moderation_app.models.evidence import Evidence
 from moderation_app.models.requests import FINAL_STATUSES, DeletionRequest, Reason, RequestStatus
 from moderation_app.models.users import User
+from moderation_app.services.counters import counts as request_counts
 
 ASSIGNEE_CHOICES = ("any", "me", "unassigned")
 DEFAULT_STATUS = RequestStatus.SUBMITTED
@@ -222,22 +225,45 @@ class TabCounts:
     by_reason: dict[Reason, int]
 
 
-def tab_counts(filters: QueueFilters, viewer: User, now: datetime) -> TabCounts:
-    """One grouped count per (status, reason) under the filters other than status and reason
-    (every status and reason, zeros too): per reason within the current tab, and per tab within
-    the reason filter, so each count is what its link lists. Reads only
-    ix_deletion_requests_status_reason_submitted unless the assignee or seller filter is set."""
-    seller = aliased(User, name="seller")
+def _matching_sellers(search: str) -> Select[tuple[int]]:
+    return select(User.id).where(User.email.icontains(search, autoescape=True))
+
+
+def _held(now: datetime, sellers: Select[tuple[int]] | None,
+          holder: User | None = None) -> dict[tuple[RequestStatus, Reason], int]:
+    """Requests under a live lease per (status, reason): few rows, read through
+    ix_deletion_requests_assignee_id (`assignee_id > 0`: SQLite never uses an index for IS NOT
+    NULL; ids are positive)."""
     query = (select(DeletionRequest.status, DeletionRequest.reason, func.count())
+             .where(DeletionRequest.assignee_id == holder.id if holder is not None
+                    else DeletionRequest.assignee_id > 0,
+                    DeletionRequest.lease_expires_at > now)
              .group_by(DeletionRequest.status, DeletionRequest.reason))
-    if filters.seller:
-        query = query.join(seller, DeletionRequest.seller_id == seller.id)
-    conditions = _conditions(filters, viewer, now, seller, with_reason=False)[1:]  # not the status
-    query = query.where(*conditions)
+    if sellers is not None:
+        query = query.where(DeletionRequest.seller_id.in_(sellers))
+    return {(RequestStatus(status), Reason(reason)): count
+            for status, reason, count in db.session.execute(query)}
+
+
+def tab_counts(filters: QueueFilters, viewer: User, now: datetime) -> TabCounts:
+    """Counts per (status, reason) under the filters other than status and reason (every status
+    and reason, zeros too): per reason within the current tab, and per tab within the reason
+    filter, so each count is what its link lists.
+
+    Never a count of the requests table: the desk's counters (or the matching sellers' counters)
+    kept by the database (services/counters.py), less or only the few requests under a live lease
+    for the assignee filter. One statement, two with "unassigned"."""
+    sellers = _matching_sellers(filters.seller) if filters.seller else None
+    if filters.assignee == "me":
+        grouped = _held(now, sellers, holder=viewer)
+    else:
+        grouped = request_counts(sellers)
+        if filters.assignee == "unassigned":
+            for key, held in _held(now, sellers).items():
+                grouped[key] = grouped.get(key, 0) - held
     by_status = dict.fromkeys(RequestStatus, 0)
     by_reason = dict.fromkeys(Reason, 0)
-    for status, reason, count in db.session.execute(query).all():
-        status, reason = RequestStatus(status), Reason(reason)
+    for (status, reason), count in grouped.items():
         if status is filters.status:
             by_reason[reason] += count
         if filters.reason is None or reason is filters.reason:

@@ -1,0 +1,35 @@
+"""Counts of deletion requests per (status, reason), for the whole desk and per seller, so the
+queue's tabs never count a million rows per page view.
+
+The database keeps them: triggers on deletion_requests (migration d8e4f0a3c2b7) add and subtract
+in the transaction of every insert, delete and change of status, reason or seller, whatever wrote
+it (the ORM, Core, a bulk fill, a hand-written UPDATE). `flask --app wsgi counters rebuild`
+recounts them from the rows (services/counters.py).
+
+On SQLite a batch migration that recreates deletion_requests drops its triggers: such a migration
+must create them again (tests/services/test_counters.py fails if a trigger is missing).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from moderation_app.extensions import db
+
+
+class RequestCount(db.Model):
+    __tablename__ = "request_counts"
+
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SellerRequestCount(db.Model):
+    __tablename__ = "seller_request_counts"
+
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
