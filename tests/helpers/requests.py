@@ -88,7 +88,8 @@ def add_request(app: Flask, seller: User, review_id: str, *,
             submitted_at=submitted_at or datetime.now(UTC),
             # As decide() leaves it: the closed tabs of the queue list by decision time.
             decided_at=datetime.now(UTC)
-            if status in (RequestStatus.APPROVED, RequestStatus.REJECTED) else None)
+            if status in (RequestStatus.APPROVED, RequestStatus.REJECTED) else None,
+            appealed_at=datetime.now(UTC) if status is RequestStatus.APPEALED else None)
         db.session.add(deletion_request)
         db.session.commit()
         return deletion_request.id

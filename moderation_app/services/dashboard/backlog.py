@@ -107,7 +107,7 @@ def _oldest_open() -> Select:
     of the three: three index seeks instead of sorting every open request."""
     heads = union_all(*(
         select(DeletionRequest.id, since.label("since"))
-        .where(DeletionRequest.status == status)
+        .where(DeletionRequest.status == status, since.is_not(None))
         .order_by(since, DeletionRequest.id).limit(1)
         .subquery().select()
         for status, since in _AGE_FROM)).subquery()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import joinedload
 
 from moderation_app.extensions import db
 from moderation_app.models.notifications import Notification, NotificationKind, NotificationStatus
@@ -101,8 +102,10 @@ def describe_error(error: BaseException) -> str:
 
 
 def undelivered() -> Select:
-    """Every notification not (yet) accepted by an SMTP server, newest first."""
+    """Every notification not (yet) accepted by an SMTP server, newest first, with its recipient
+    (the list shows each one's address: one statement, not one per seller)."""
     return (select(Notification)
+            .options(joinedload(Notification.recipient))
             .where(Notification.status != NotificationStatus.SENT)
             .order_by(Notification.created_at.desc(), Notification.id.desc()))
 
