@@ -14,7 +14,7 @@ counters_cli = AppGroup("counters", help="Look after the request counters the qu
 
 
 def _report(found: Drift) -> None:
-    for label, rows in (("desk", found.desk), ("seller", found.sellers)):
+    for label, rows in (("desk", found.desk), ("seller", found.sellers), ("rating", found.ratings)):
         for key, (kept, counted) in sorted(rows.items(), key=lambda item: tuple(map(str, item[0]))):
             click.echo(f"{label} {'/'.join(map(str, key))}: kept {kept}, counted {counted}")
 
@@ -26,7 +26,8 @@ def counters_rebuild() -> None:
     db.session.commit()
     _report(found)
     click.echo("counters were exact; rebuilt" if found.exact else
-               f"corrected {len(found.desk)} desk and {len(found.sellers)} seller counters")
+               f"corrected {len(found.desk)} desk and {len(found.sellers)} seller counters, "
+               f"{len(found.ratings)} seller ratings")
 
 
 @counters_cli.command("check")

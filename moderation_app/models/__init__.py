@@ -1,7 +1,7 @@
 """All models, imported here so Alembic and the app see one complete metadata."""
 
 from moderation_app.models.audit import AuditEvent
-from moderation_app.models.counters import RequestCount, SellerRequestCount
+from moderation_app.models.counters import RequestCount, SellerRatingTotals, SellerRequestCount
 from moderation_app.models.evidence import Evidence
 from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, Review
 from moderation_app.models.notifications import Notification, NotificationKind, NotificationStatus
@@ -19,5 +19,5 @@ __all__ = [
     "AuditEvent", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Notification",
     "NotificationKind", "NotificationStatus", "Offer", "Order",
     "OrderStatus", "Reason", "ReplyTemplate", "RequestCount", "RequestMessage", "RequestStatus", "Review",
-    "Role", "SellerRequestCount", "User",
+    "Role", "SellerRatingTotals", "SellerRequestCount", "User",
 ]

@@ -1,5 +1,6 @@
-"""Counts of deletion requests per (status, reason), for the whole desk and per seller, so the
-queue's tabs never count a million rows per page view.
+"""Counts kept by the database: deletion requests per (status, reason), for the whole desk and per
+seller, so the queue's tabs never count a million rows per page view; and each seller's rating
+inputs, so the rating never reads every review.
 
 The database keeps them: triggers on deletion_requests (migration d8e4f0a3c2b7) add and subtract
 in the transaction of every insert, delete and change of status, reason or seller, whatever wrote
@@ -12,7 +13,7 @@ must create them again (tests/services/test_counters.py fails if a trigger is mi
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moderation_app.extensions import db
@@ -33,3 +34,16 @@ class SellerRequestCount(db.Model):
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     reason: Mapped[str] = mapped_column(String(32), primary_key=True)
     requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SellerRatingTotals(db.Model):
+    """Per seller, the visible reviews and the sums of their stars: the rating in one row.
+    Kept by triggers on reviews (migration e9f1a4b5c6d8), like the request counters."""
+
+    __tablename__ = "seller_ratings"
+
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    reviews: Mapped[int] = mapped_column(Integer, default=0)
+    fulfillment: Mapped[int] = mapped_column(BigInteger, default=0)
+    start_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    communication: Mapped[int] = mapped_column(BigInteger, default=0)

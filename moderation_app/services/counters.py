@@ -1,5 +1,6 @@
 """Deletion requests counted per (status, reason), for the desk and per seller, from the counter
-tables the database keeps (models/counters.py): a handful of rows instead of a million.
+tables the database keeps (models/counters.py): a handful of rows instead of a million. (The
+sellers' rating totals, kept the same way, are read by services/marketplace/ratings.py.)
 
 `rebuild()` recounts them from deletion_requests, for `flask --app wsgi counters rebuild` after a
 restore or any write made with the triggers disabled; `drift()` says what a rebuild would change.
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, delete, func, insert, select, text
 
 from moderation_app.extensions import db
-from moderation_app.models.counters import RequestCount, SellerRequestCount
+from moderation_app.models.counters import RequestCount, SellerRatingTotals, SellerRequestCount
+from moderation_app.models.marketplace import Review
 from moderation_app.models.requests import DeletionRequest, Reason, RequestStatus
 from moderation_app.services.audit.log import record_event
 
@@ -50,15 +52,34 @@ class Drift:
 
     desk: dict[tuple, tuple[int, int]]
     sellers: dict[tuple, tuple[int, int]]
+    # seller_id -> (kept, counted), each (visible reviews, fulfillment, start time, communication)
+    ratings: dict[tuple, tuple[tuple, tuple]]
 
     @property
     def exact(self) -> bool:
-        return not self.desk and not self.sellers
+        return not self.desk and not self.sellers and not self.ratings
 
 
-def _differences(kept: dict[tuple, int], counted: dict[tuple, int]) -> dict[tuple, tuple[int, int]]:
-    return {key: (kept.get(key, 0), counted.get(key, 0)) for key in kept.keys() | counted.keys()
-            if kept.get(key, 0) != counted.get(key, 0)}
+def _differences(kept: dict, counted: dict, zero: object = 0) -> dict:
+    return {key: (kept.get(key, zero), counted.get(key, zero)) for key in kept.keys() | counted.keys()
+            if kept.get(key, zero) != counted.get(key, zero)}
+
+
+_RATING_ZERO = (0, 0, 0, 0)
+
+
+def _counted_ratings() -> dict[tuple, tuple]:
+    return {(seller_id,): tuple(int(value) for value in sums) for seller_id, *sums in db.session.execute(
+        select(Review.seller_id, func.count(), func.sum(Review.rating_fulfillment),
+               func.sum(Review.rating_start_time), func.sum(Review.rating_communication))
+        .where(Review.is_visible.is_(True)).group_by(Review.seller_id))}
+
+
+def _kept_ratings() -> dict[tuple, tuple]:
+    totals = SellerRatingTotals
+    return {(seller_id,): tuple(sums) for seller_id, *sums in db.session.execute(
+        select(totals.seller_id, totals.reviews, totals.fulfillment, totals.start_time,
+               totals.communication)) if tuple(sums) != _RATING_ZERO}
 
 
 def drift() -> Drift:
@@ -68,13 +89,15 @@ def drift() -> Drift:
         desk=_differences(_kept(RequestCount, "status", "reason"),
                           _fresh(request.status, request.reason)),
         sellers=_differences(_kept(SellerRequestCount, "seller_id", "status", "reason"),
-                             _fresh(request.seller_id, request.status, request.reason)))
+                             _fresh(request.seller_id, request.status, request.reason)),
+        ratings=_differences(_kept_ratings(), _counted_ratings(), _RATING_ZERO))
 
 
 def _hold_writers() -> None:
-    """PostgreSQL: no request changes until commit, so the recount is the truth when it lands."""
+    """PostgreSQL: no request or review changes until commit, so the recount is the truth when it
+    lands."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("LOCK TABLE deletion_requests IN SHARE ROW EXCLUSIVE MODE"))
+        db.session.execute(text("LOCK TABLE deletion_requests, reviews IN SHARE ROW EXCLUSIVE MODE"))
 
 
 def rebuild() -> Drift:
@@ -92,6 +115,13 @@ def rebuild() -> Drift:
         ["seller_id", "status", "reason", "requests"],
         select(request.seller_id, request.status, request.reason, func.count())
         .group_by(request.seller_id, request.status, request.reason)))
+    db.session.execute(delete(SellerRatingTotals))
+    db.session.execute(insert(SellerRatingTotals).from_select(
+        ["seller_id", "reviews", "fulfillment", "start_time", "communication"],
+        select(Review.seller_id, func.count(), func.sum(Review.rating_fulfillment),
+               func.sum(Review.rating_start_time), func.sum(Review.rating_communication))
+        .where(Review.is_visible.is_(True)).group_by(Review.seller_id)))
     record_event("counters.rebuilt", details={
-        "desk_rows_corrected": len(found.desk), "seller_rows_corrected": len(found.sellers)})
+        "desk_rows_corrected": len(found.desk), "seller_rows_corrected": len(found.sellers),
+        "ratings_corrected": len(found.ratings)})
     return found

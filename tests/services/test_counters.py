@@ -13,7 +13,9 @@ from sqlalchemy import delete, func, select, text, update
 from moderation_app.extensions import db
 from moderation_app.models import DeletionRequest, Reason, RequestStatus
 from moderation_app.models.counters import RequestCount, SellerRequestCount
+from moderation_app.models.marketplace import Review
 from moderation_app.services.counters import counts, drift
+from moderation_app.services.marketplace.ratings import rounded_mean, seller_rating
 from tests.helpers.appeals import appeal, decide
 from tests.helpers.marketplace import add_review
 from tests.helpers.requests import add_request, answer, file_request
@@ -132,9 +134,65 @@ def test_check_finds_drift_and_rebuild_repairs_it_audited(app, seller, runner):
 
     rebuilt = runner.invoke(args=["counters", "rebuild"])
     assert rebuilt.exit_code == 0, rebuilt.output
-    assert "corrected 1 desk and 1 seller counters" in rebuilt.output
+    assert "corrected 1 desk and 1 seller counters, 0 seller ratings" in rebuilt.output
     assert_exact(app)
     assert audit_details(app, "counters.rebuilt") == [{"desk_rows_corrected": 1,
-                                                      "seller_rows_corrected": 1}]
+                                                      "seller_rows_corrected": 1,
+                                                      "ratings_corrected": 0}]
     again = runner.invoke(args=["counters", "check"])
     assert (again.exit_code, again.output.strip()) == (0, "counters exact")
+
+
+# --- seller ratings --------------------------------------------------------------------------------
+
+def rating_inputs(app, seller_id: int) -> tuple[int, int, int, int]:
+    """Visible reviews and their star sums, counted from the rows."""
+    with app.app_context():
+        row = db.session.execute(
+            select(func.count(), func.coalesce(func.sum(Review.rating_fulfillment), 0),
+                   func.coalesce(func.sum(Review.rating_start_time), 0),
+                   func.coalesce(func.sum(Review.rating_communication), 0))
+            .where(Review.seller_id == seller_id, Review.is_visible.is_(True))).one()
+        return tuple(int(value) for value in row)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_the_rating_totals_follow_any_sequence_of_review_writes(app, seller, other_seller, seed):
+    rng = random.Random(seed)
+    sellers = [seller, other_seller]
+    ids: list[int] = []
+    for step in range(50):
+        operation = rng.choice(["insert", "stars", "hide", "show", "reseller", "delete", "text"])
+        if operation == "insert" or not ids:
+            external = add_review(app, rng.choice(sellers), stars=tuple(rng.randint(1, 5) for _ in "abc"))
+            with app.app_context():
+                ids.append(db.session.scalar(select(Review.id).where(Review.external_id == external)))
+            continue
+        target = rng.choice(ids)
+        with app.app_context():
+            change = update(Review).where(Review.id == target)
+            if operation == "stars":
+                db.session.execute(change.values(rating_start_time=rng.randint(1, 5)))
+            elif operation in ("hide", "show"):  # the ORM, as a decision hides a review
+                db.session.get(Review, target).is_visible = operation == "show"
+            elif operation == "reseller":
+                db.session.execute(change.values(seller_id=rng.choice(sellers).id))
+            elif operation == "delete":
+                ids.remove(target)
+                db.session.execute(delete(Review).where(Review.id == target))
+            else:
+                db.session.execute(change.values(text=f"edited {step}"))
+            if rng.random() < .15:
+                db.session.rollback()
+            else:
+                db.session.commit()
+    for person in sellers:
+        with app.app_context():
+            rating = seller_rating(person.id)
+        count, fulfillment, start_time, communication = rating_inputs(app, person.id)
+        assert rating.review_count == count
+        assert rating.start_time == (rounded_mean(start_time, count) if count else None)
+        assert rating.overall == (rounded_mean(fulfillment + start_time + communication, 3 * count)
+                                  if count else None)
+    with app.app_context():
+        assert drift().exact

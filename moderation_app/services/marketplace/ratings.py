@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from moderation_app.extensions import db
+from moderation_app.models.counters import SellerRatingTotals
 from moderation_app.models.marketplace import CRITERIA, Offer, Order, Review
 
 
@@ -33,18 +34,17 @@ def rounded_mean(total: int, count: int) -> float:
 
 def seller_rating(seller_id: int) -> SellerRating:
     """Overall = mean of all three criteria over the seller's visible reviews
-    (equal to the mean of the three criterion means, since every review rates all three)."""
-    row = db.session.execute(
-        select(
-            func.count(),
-            func.sum(Review.rating_fulfillment),
-            func.sum(Review.rating_start_time),
-            func.sum(Review.rating_communication),
-        ).where(Review.seller_id == seller_id, Review.is_visible.is_(True))
-    ).one()
-    count, fulfillment, start_time, communication = row
-    if not count:
+    (equal to the mean of the three criterion means, since every review rates all three).
+    One row: the totals the database keeps per seller (models/counters.py)."""
+    # Columns, not the mapped object: a trigger may have changed the row since this session
+    # last loaded it (a decision hiding a review), and the identity map would not know.
+    totals = db.session.execute(
+        select(SellerRatingTotals.reviews, SellerRatingTotals.fulfillment,
+               SellerRatingTotals.start_time, SellerRatingTotals.communication)
+        .where(SellerRatingTotals.seller_id == seller_id)).first()
+    if totals is None or not totals.reviews:
         return SellerRating(0, None, None, None, None)
+    count, fulfillment, start_time, communication = totals
     return SellerRating(
         review_count=count,
         overall=rounded_mean(fulfillment + start_time + communication, 3 * count),
