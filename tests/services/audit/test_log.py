@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 import threading
@@ -81,6 +83,53 @@ def test_a_rehashed_event_still_breaks_the_link_to_the_next(logged, without_trig
 
     assert result.exit_code == 1
     assert "BROKEN at event 3: prev_hash does not match" in result.stderr
+
+
+def _respaced(details: str) -> str:
+    """The same JSON in another layout: what the hash covers is the parsed value, not the text."""
+    return json.dumps(json.loads(details), sort_keys=False, indent=1)
+
+
+def test_verify_still_accepts_details_rewritten_in_another_layout(logged, without_triggers):
+    with logged.app_context():
+        details = db.session.scalar(select(AuditEvent.details).where(AuditEvent.id == 2))
+    raw_sql(logged, "UPDATE audit_events SET details = :details WHERE id = 2",
+            [{"details": _respaced(details)}])
+
+    result = logged.test_cli_runner().invoke(args=["audit", "verify"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("audit log ok: 4 events, head ")
+
+
+def test_verify_refuses_a_hash_taken_over_details_in_another_layout(logged, without_triggers):
+    # A hash over the event's text with the details spliced in as stored, not in canonical form:
+    # the fast path builds exactly that text, so it must not take it for the canonical one.
+    with logged.app_context():
+        event = db.session.get(AuditEvent, 4)
+        content = {column: getattr(event, column) for column in
+                   ("id", "actor_id", "actor_email", "actor_role", "action", "request_id", "review_id",
+                    "prev_hash")}
+        content["occurred_at"] = log_module.format_timestamp(event.occurred_at)
+        content["details"] = "DETAILS"
+        layout = _respaced(event.details)
+        text = log_module.canonical_json(content).replace('"DETAILS"', layout)
+    raw_sql(logged, "UPDATE audit_events SET details = :details, hash = :hash WHERE id = 4",
+            [{"details": layout, "hash": hashlib.sha256(text.encode()).hexdigest()}])
+
+    result = logged.test_cli_runner().invoke(args=["audit", "verify"])
+
+    assert result.exit_code == 1
+    assert "BROKEN at event 4: content does not match its hash" in result.stderr
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite keeps times as text")
+def test_verify_still_accepts_a_time_stored_in_another_layout(logged, without_triggers):
+    raw_sql(logged, "UPDATE audit_events SET occurred_at = replace(occurred_at, ' ', 'T') WHERE id = 3")
+
+    result = logged.test_cli_runner().invoke(args=["audit", "verify"])
+
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize("statement", [

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import object_session
 
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
@@ -191,25 +190,26 @@ def test_an_export_that_cannot_start_gets_the_error_page_with_its_headers_and_an
     assert audit_details(app, "audit.exported") == []
 
 
-def _failing_after_the_first_row(monkeypatch):
-    real_record = export_module._record
+def _failing_after_the_first_row(monkeypatch, fmt):
+    name = {"csv": "_csv_line", "jsonl": "_jsonl_line"}[fmt]
+    real_convert = getattr(export_module, name)
     calls = []
 
-    def record_then_fail(event, review_external_id):
-        calls.append(event.id)
+    def convert_then_fail(session, row, sqlite):
+        calls.append(row[0])
         if len(calls) == 2:
             # The read fails under way (and on PostgreSQL its transaction with it).
-            object_session(event).execute(text("SELECT no_such_column FROM audit_events"))
-        return real_record(event, review_external_id)
+            session.execute(text("SELECT no_such_column FROM audit_events"))
+        return real_convert(session, row, sqlite)
 
-    monkeypatch.setattr(export_module, "_record", record_then_fail)
+    monkeypatch.setattr(export_module, name, convert_then_fail)
 
 
 @pytest.mark.parametrize("fmt", EXPORTS)
 def test_an_export_that_breaks_off_midway_is_still_recorded_as_incomplete(app, manager_client,
                                                                            monkeypatch, fmt):
     add_events(app, ("request.decided", {"request_id": 3}), ("request.decided", {"request_id": 4}))
-    _failing_after_the_first_row(monkeypatch)
+    _failing_after_the_first_row(monkeypatch, fmt)
 
     response = manager_client.get(f"/audit/export.{fmt}")
     assert response.status_code == 200  # the first bytes had left
