@@ -53,33 +53,31 @@ def _sqlite_body(operation: str) -> str:
 
 # PostgreSQL: statement triggers over the transition tables, so a bulk write (a COPY, an UPDATE
 # of many rows) adds each counter once, not once per row. Transition tables cannot go with
-# UPDATE OF <columns>: the update trigger runs for every UPDATE, finds the rows whose status,
-# reason or seller changed, and stops there (no lock) when none did, as for a claim.
-def _pg_apply(rows: str, sign: str) -> str:
-    statements = []
-    for table, keys in COUNTERS:
-        columns = ", ".join((*keys, "status", "reason"))
-        statements.append(
-            f"INSERT INTO {table} ({columns}, requests) "
-            f"SELECT {columns}, {sign}count(*) FROM {rows} GROUP BY {columns} "
-            f"ON CONFLICT ({columns}) DO UPDATE SET requests = {table}.requests + EXCLUDED.requests;")
-    return "\n    ".join(statements)
+# UPDATE OF <columns>, so the update trigger runs for every UPDATE: it adds the new rows and takes
+# away the old ones per key (one linear pass; transition tables have no index or statistics, so a
+# join between them could be planned as a nested loop), and when every key nets to zero, as for
+# a claim, it stops there without a lock.
+def _pg_deltas(table: str, keys: tuple[str, ...], sources: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    """(a query of each key's non-zero delta, the upsert adding them) for (rows, sign) sources."""
+    columns = ", ".join((*keys, "status", "reason"))
+    rows = " UNION ALL ".join(f"SELECT {columns}, {sign}1 AS delta FROM {source}"
+                              for source, sign in sources)
+    deltas = (f"SELECT {columns}, sum(delta) AS requests FROM ({rows}) AS rows "
+              f"GROUP BY {columns} HAVING sum(delta) <> 0")
+    upsert = (f"INSERT INTO {table} ({columns}, requests) {deltas} "
+              f"ON CONFLICT ({columns}) DO UPDATE SET requests = {table}.requests + EXCLUDED.requests;")
+    return deltas, upsert
 
 
 def _pg_body(operation: str) -> str:
+    sources = {"INSERT": (("new_rows", ""),), "DELETE": (("old_rows", "-"),),
+               "UPDATE": (("new_rows", ""), ("old_rows", "-"))}[operation]
+    changes = [_pg_deltas(table, keys, sources) for table, keys in COUNTERS]
+    upserts = "\n    ".join(upsert for _, upsert in changes)
     lock = f"PERFORM pg_advisory_xact_lock({CHAIN_LOCK_KEY});"
-    if operation == "INSERT":
-        return f"{lock}\n    {_pg_apply('new_rows', '')}"
-    if operation == "DELETE":
-        return f"{lock}\n    {_pg_apply('old_rows', '-')}"
-    changed = ("SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE "
-               "(o.status, o.reason, o.seller_id) IS DISTINCT FROM (n.status, n.reason, n.seller_id)")
-    gone = ("(SELECT o.* FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE (o.status, o.reason, "
-            "o.seller_id) IS DISTINCT FROM (n.status, n.reason, n.seller_id)) AS gone")
-    came = ("(SELECT n.* FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE (o.status, o.reason, "
-            "o.seller_id) IS DISTINCT FROM (n.status, n.reason, n.seller_id)) AS came")
-    return (f"IF NOT EXISTS ({changed}) THEN RETURN NULL; END IF;\n    {lock}\n    "
-            f"{_pg_apply(gone, '-')}\n    {_pg_apply(came, '')}")
+    if operation != "UPDATE":
+        return f"{lock}\n    {upserts}"
+    return (f"IF NOT EXISTS ({changes[1][0]}) THEN RETURN NULL; END IF;\n    {lock}\n    {upserts}")
 
 
 def _create_triggers() -> None:
