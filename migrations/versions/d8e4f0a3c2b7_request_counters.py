@@ -8,7 +8,8 @@ Create Date: 2026-12-02 13:00:00
 The queue's tab and reason counts read these few rows instead of counting the requests table
 (issue 14). Triggers on deletion_requests keep them in the writing transaction, whoever writes:
 after an insert, a delete, or an update that changes status, reason or seller_id. The tables are
-filled from the rows here, so an existing desk starts exact.
+filled from the rows here, so an existing desk starts exact. The assignee index grows into a
+covering one for the live claims the assignee filter subtracts.
 
 PostgreSQL: statement triggers over transition tables (a COPY of a million rows adds each counter
 once); each first takes the audit chain's transaction lock (the same key as services/audit/log.py),
@@ -139,9 +140,16 @@ def upgrade():
                "SELECT seller_id, status, reason, count(*) FROM deletion_requests "
                "GROUP BY seller_id, status, reason")
     _create_triggers()
+    # The live claims the assignee filter subtracts: read from the index alone (SQLite read each
+    # assigned row to check its lease). The old one-column index is its prefix.
+    op.create_index("ix_deletion_requests_assignee_lease", "deletion_requests",
+                    ["assignee_id", "lease_expires_at", "status", "reason"])
+    op.drop_index("ix_deletion_requests_assignee_id", table_name="deletion_requests")
 
 
 def downgrade():
+    op.create_index("ix_deletion_requests_assignee_id", "deletion_requests", ["assignee_id"])
+    op.drop_index("ix_deletion_requests_assignee_lease", table_name="deletion_requests")
     _drop_triggers()
     op.drop_table("seller_request_counts")
     op.drop_table("request_counts")

@@ -126,6 +126,10 @@ class DeletionRequest(db.Model):
         # The dashboard's reported buyers: the period's requests per buyer and seller, read from
         # this index alone.
         Index("ix_deletion_requests_submitted_buyer_seller", "submitted_at", "buyer_id", "seller_id"),
+        # Live claims per (status, reason), from the index alone: the queue's assignee filter,
+        # the backlog's claimed count, an agent's held requests.
+        Index("ix_deletion_requests_assignee_lease", "assignee_id", "lease_expires_at", "status",
+              "reason"),
         # The appealed tab: oldest appeal first, keyset on (appealed_at, id).
         Index("ix_deletion_requests_status_appealed", "status", "appealed_at", "id"),
     )
@@ -156,7 +160,7 @@ class DeletionRequest(db.Model):
     waiting_since: Mapped[datetime] = mapped_column(UTCDateTime, default=_submitted_at)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # A claim is a lease: it lapses at lease_expires_at unless the holder's activity renews it.
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

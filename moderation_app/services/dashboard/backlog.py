@@ -2,7 +2,7 @@
 status and age, claimed or not, and the longest waiting one. Three statements, each on an index:
 the counts read ix_deletion_requests_status_reason_submitted alone (and the few appeals through
 ix_deletion_requests_status_appealed); the live claims come from the few rows of
-ix_deletion_requests_assignee_id (requests that leave an agent's hands lose their assignee); the
+ix_deletion_requests_assignee_lease (requests that leave an agent's hands lose their assignee); the
 longest waiting request is the head of one open status's index.
 
 An appeal's age counts from the appeal, as its queue tab orders it: counted from the first
@@ -88,7 +88,7 @@ def backlog(now: datetime, response_target: timedelta) -> Backlog:
         by_age[age_band] += count
 
     # Written so that SQLite without statistics (as the app runs it) reads the few assigned rows
-    # of ix_deletion_requests_assignee_id: it never uses an index for IS NOT NULL, and prefers any
+    # of ix_deletion_requests_assignee_lease: it never uses an index for IS NOT NULL, and prefers any
     # index on status, reading every open request (1 ms instead of 16 at a million requests). Ids
     # are positive; status is never NULL.
     claimed = db.session.scalar(

@@ -232,13 +232,16 @@ def _matching_sellers(search: str) -> Select[tuple[int]]:
 def _held(now: datetime, sellers: Select[tuple[int]] | None,
           holder: User | None = None) -> dict[tuple[RequestStatus, Reason], int]:
     """Requests under a live lease per (status, reason): few rows, read through
-    ix_deletion_requests_assignee_id (`assignee_id > 0`: SQLite never uses an index for IS NOT
-    NULL; ids are positive)."""
-    query = (select(DeletionRequest.status, DeletionRequest.reason, func.count())
+    ix_deletion_requests_assignee_lease (`assignee_id > 0`: SQLite never uses an index for IS NOT
+    NULL; ids are positive). Grouped on coalesce(): on the bare columns SQLite reads all of
+    ix_deletion_requests_status_reason_submitted to avoid a sort (880 ms at a million requests
+    instead of 1 ms); neither column is ever NULL."""
+    status, reason = func.coalesce(DeletionRequest.status, ""), func.coalesce(DeletionRequest.reason, "")
+    query = (select(status, reason, func.count())
              .where(DeletionRequest.assignee_id == holder.id if holder is not None
                     else DeletionRequest.assignee_id > 0,
                     DeletionRequest.lease_expires_at > now)
-             .group_by(DeletionRequest.status, DeletionRequest.reason))
+             .group_by(status, reason))
     if sellers is not None:
         query = query.where(DeletionRequest.seller_id.in_(sellers))
     return {(RequestStatus(status), Reason(reason)): count
