@@ -48,7 +48,27 @@ def engine_options(database_url: str) -> dict[str, object]:
         # connection: the default cap (5 + 10 overflow) turned the 16th into a 500. A SQLite
         # connection costs a file open, so there is no cap.
         options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=-1)
+    if database_url.startswith("postgresql"):
+        options["connect_args"] = {"options": postgresql_options()}
     return options
+
+
+def postgresql_options() -> str:
+    """Session settings for every PostgreSQL connection (libpq `options`).
+
+    random_page_cost 1.1, as for SSDs (PG_RANDOM_PAGE_COST overrides; empty leaves the server's):
+    the default 4.0 prices a random read like a spinning disk's, so for the queue's first page
+    PostgreSQL preferred the index led by submitted_at, which the heap follows in order, betting
+    that submitted requests are spread evenly through time. They are the newest: it read 6,000
+    pages for 25 rows (45 ms at a million requests, 0.3 ms on the tab's own index)."""
+    cost = os.environ.get("PG_RANDOM_PAGE_COST", "1.1").strip()
+    if not cost:
+        return ""
+    try:
+        value = float(cost)
+    except ValueError:
+        raise ConfigError(f"PG_RANDOM_PAGE_COST must be a number (or empty), not {cost!r}.") from None
+    return f"-c random_page_cost={value}"
 
 
 def base_settings(instance_path: str) -> dict[str, object]:

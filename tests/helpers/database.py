@@ -14,6 +14,7 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, event, text
 
 from moderation_app import create_app
+from moderation_app.config import postgresql_options
 from moderation_app.extensions import db
 from tests.helpers.clients import FormClient
 
@@ -26,7 +27,7 @@ PG_SCHEMA = f"pytest_{os.getpid()}"
 def engine_options() -> dict[str, object]:
     options: dict[str, object] = {"pool_pre_ping": True, "hide_parameters": True}
     if TEST_DATABASE_URL:
-        options["connect_args"] = {"options": f"-csearch_path={PG_SCHEMA}"}
+        options["connect_args"] = {"options": f"-csearch_path={PG_SCHEMA} {postgresql_options()}"}
     return options
 
 

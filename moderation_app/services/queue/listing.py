@@ -182,6 +182,8 @@ def rows_query(filters: QueueFilters, viewer: User, position: tuple[datetime, in
     decider = aliased(User, name="decider")
     moment = sort_column(filters.status)
     key = tuple_(moment, DeletionRequest.id)
+    # PostgreSQL seeks the tab's index only when random reads are priced as on SSDs (see
+    # config.postgresql_options).
     if filters.newest_first:
         order = (moment.desc(), DeletionRequest.id.desc())
     else:
