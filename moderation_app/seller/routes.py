@@ -272,12 +272,13 @@ def _render_detail(deletion_request: DeletionRequest, answer_form: AnswerForm | 
     cannot_appeal = appeal_refusal(deletion_request)
     if appeal_form is None and cannot_appeal is None:
         appeal_form = AppealForm(formdata=None)
+    evidence = request_evidence(deletion_request)
     return render_template(
         "seller/request_detail.html",
         deletion_request=deletion_request,
         snapshot=deletion_request.review_snapshot,
-        evidence=request_evidence(deletion_request),
-        entries=timeline(deletion_request),
+        evidence=evidence,
+        entries=timeline(deletion_request, evidence=evidence),
         answer_form=answer_form,
         statement=_statement(deletion_request),
         appeal_form=appeal_form if cannot_appeal is None else None,

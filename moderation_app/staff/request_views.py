@@ -10,9 +10,11 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm import joinedload
 
 from moderation_app.database import is_lock_contention
 from moderation_app.extensions import db
+from moderation_app.models.marketplace import Order, Review
 from moderation_app.models.requests import DeletionRequest
 from moderation_app.models.users import STAFF_ROLES, User
 from moderation_app.permissions import role_required
@@ -45,8 +47,13 @@ def staff_user() -> User:
 def load_request(request_id: int, *, lock: bool = False) -> DeletionRequest:
     # lock: PostgreSQL holds a row lock until commit, so a concurrent decision waits, then
     # sees the request as decided. SQLite ignores it; the version column catches the race there.
+    # Reading: the request with its seller, review, order, offer and buyer in one statement (the
+    # page shows them all). A lock takes the request's row alone.
+    review = joinedload(DeletionRequest.review)
+    everything = [joinedload(DeletionRequest.seller), review.joinedload(Review.order).joinedload(Order.offer),
+                  review.joinedload(Review.buyer)]
     deletion_request = db.session.get(DeletionRequest, request_id, with_for_update=lock,
-                                      populate_existing=lock)
+                                      populate_existing=lock, options=[] if lock else everything)
     if deletion_request is None:
         raise NoSuchRecord("No such request.")
     return deletion_request
@@ -91,7 +98,8 @@ def render_request(deletion_request: DeletionRequest, decision_form: DecisionFor
     viewer = staff_user()
     holder_id = live_holder_id(deletion_request)
     is_holder = holder_id == viewer.id
-    entries = timeline(deletion_request, for_staff=True)
+    evidence = request_evidence(deletion_request)
+    entries = timeline(deletion_request, for_staff=True, evidence=evidence)
     # The explanation is shown once, under "The seller's case"; the timeline keeps the filing.
     entries[0] = replace(entries[0], body="")
     return render_template(
@@ -99,8 +107,8 @@ def render_request(deletion_request: DeletionRequest, decision_form: DecisionFor
         deletion_request=deletion_request,
         review=deletion_request.review,
         snapshot=deletion_request.review_snapshot,
-        evidence=request_evidence(deletion_request),
-        signals=request_signals(deletion_request),
+        evidence=evidence,
+        signals=request_signals(deletion_request, evidence),
         entries=entries,
         holder=db.session.get(User, holder_id) if holder_id else None,
         is_holder=is_holder,

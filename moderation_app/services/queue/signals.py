@@ -1,8 +1,8 @@
 """What an agent sees beside a deletion request to decide it: the seller's other requests, the
 buyer's reviewing pattern, and evidence files that turned up in other requests.
 
-Everything comes from a fixed handful of aggregate or indexed queries (two more per file of the
-request). Their cost follows one seller's requests, one buyer's reviews and the files whose hashes
+Everything comes from a fixed handful of aggregate or indexed queries, as many whatever the
+request's files and their matches (the files' lookups go in one UNION ALL). Their cost follows one seller's requests, one buyer's reviews and the files whose hashes
 share a band neighbourhood, never the size of the tables; no row list is loaded whole, nothing is
 written.
 
@@ -35,8 +35,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import joinedload
 
 from moderation_app.extensions import db
 from moderation_app.models.evidence import Evidence, hamming_distance, phash_bands
@@ -107,11 +118,13 @@ class RequestSignals:
     evidence_matches: list[EvidenceMatch]
 
 
-def request_signals(deletion_request: DeletionRequest) -> RequestSignals:
+def request_signals(deletion_request: DeletionRequest,
+                    files: list[Evidence] | None = None) -> RequestSignals:
+    """`files`: the request's evidence, when the caller has loaded it already."""
     return RequestSignals(
         seller_history=seller_history(deletion_request),
         buyer=buyer_profile(deletion_request),
-        evidence_matches=evidence_matches(deletion_request),
+        evidence_matches=evidence_matches(deletion_request, files),
     )
 
 
@@ -148,21 +161,24 @@ def buyer_profile(deletion_request: DeletionRequest) -> BuyerProfile:
         Review.created_at >= review.created_at - BUYER_WINDOW,
         Review.created_at <= review.created_at,
     )
-    # One pass over the buyer's reviews through ix_reviews_buyer_created.
-    review_count, star_total, low_reviews, sellers_hit = db.session.execute(
-        select(
-            func.count(),
-            func.sum(total),
-            func.count(case((low_in_window, 1))),
-            func.count(case((low_in_window, Review.seller_id)).distinct()),
-        ).where(Review.buyer_id == review.buyer_id)
-    ).one()
-    requests_on_buyer, other_sellers = db.session.execute(
-        select(func.count(DeletionRequest.id), func.count(DeletionRequest.seller_id.distinct()))
+    # One statement: a pass over the buyer's reviews through ix_reviews_buyer_created, beside
+    # the other sellers' requests on them (two one-row subqueries, joined).
+    reviews = select(
+        func.count().label("review_count"),
+        func.sum(total).label("star_total"),
+        func.count(case((low_in_window, 1))).label("low_reviews"),
+        func.count(case((low_in_window, Review.seller_id)).distinct()).label("sellers_hit"),
+    ).where(Review.buyer_id == review.buyer_id).subquery()
+    requests = (
+        select(func.count(DeletionRequest.id).label("requests_on_buyer"),
+               func.count(DeletionRequest.seller_id.distinct()).label("other_sellers"))
         .join(Review, DeletionRequest.review_id == Review.id)
         .where(Review.buyer_id == review.buyer_id,
                DeletionRequest.seller_id != deletion_request.seller_id)
-    ).one()
+    ).subquery()
+    (review_count, star_total, low_reviews, sellers_hit, requests_on_buyer,
+     other_sellers) = db.session.execute(
+        select(reviews, requests).select_from(reviews.join(requests, true()))).one()
     return BuyerProfile(
         username=db.session.get_one(Buyer, review.buyer_id).username,
         review_count=review_count,
@@ -188,6 +204,7 @@ class _Hit:
     file: Evidence
     other_id: int
     other_request_id: int
+    other_seller_id: int
     kind: str
     distance: int
 
@@ -201,61 +218,71 @@ def _near_band(perceptual_hash: str) -> ColumnElement[bool]:
                  for column, band in zip(_BAND_COLUMNS, phash_bands(perceptual_hash), strict=True)))
 
 
-def _nearest(file: Evidence) -> list[_Hit]:
-    """The file's RANKING_POOL nearest files in other requests, from two indexed lookups. Only
-    narrow columns are read and nothing is joined: a candidate costs one index entry and one row."""
+def _lookups(file: Evidence) -> list[Select]:
+    """The file's two indexed lookups: the newest RANKING_POOL files with its SHA-256 in other
+    requests, and the newest CANDIDATE_LIMIT files in its bands' neighbourhood. Narrow columns,
+    and the other request's seller through its primary key; tagged with the file and the kind."""
     elsewhere = Evidence.request_id != file.request_id
-    identical = [
-        _Hit(file, other_id, request_id, IDENTICAL, 0)
-        for other_id, request_id in db.session.execute(
-            select(Evidence.id, Evidence.request_id)
-            .where(Evidence.sha256 == file.sha256, elsewhere)
-            .order_by(Evidence.id.desc()).limit(RANKING_POOL)
-        )
-    ]
-    similar = []
-    for other_id, request_id, other_hash in db.session.execute(
-        select(Evidence.id, Evidence.request_id, Evidence.perceptual_hash)
-        .where(_near_band(file.perceptual_hash), Evidence.sha256 != file.sha256, elsewhere)
-        .order_by(Evidence.id.desc()).limit(CANDIDATE_LIMIT)
-    ):
+    columns = (literal(file.id).label("file_id"), Evidence.id, Evidence.request_id,
+               DeletionRequest.seller_id, Evidence.perceptual_hash)
+    joined = select(*columns).join(DeletionRequest, DeletionRequest.id == Evidence.request_id)
+    identical = (joined.add_columns(literal(IDENTICAL).label("kind"))
+                 .where(Evidence.sha256 == file.sha256, elsewhere)
+                 .order_by(Evidence.id.desc()).limit(RANKING_POOL))
+    similar = (joined.add_columns(literal(SIMILAR).label("kind"))
+               .where(_near_band(file.perceptual_hash), Evidence.sha256 != file.sha256, elsewhere)
+               .order_by(Evidence.id.desc()).limit(CANDIDATE_LIMIT))
+    return [identical, similar]
+
+
+def _pools(files: list[Evidence]) -> dict[int, list[_Hit]]:
+    """Each file's RANKING_POOL nearest files in other requests: every file's lookups in one
+    statement (a UNION ALL of them), so the page's statements do not grow with its files."""
+    lookups = [lookup.subquery().select() for file in files for lookup in _lookups(file)]
+    by_id = {file.id: file for file in files}
+    identical: dict[int, list[_Hit]] = {file.id: [] for file in files}
+    similar: dict[int, list[_Hit]] = {file.id: [] for file in files}
+    for file_id, other_id, request_id, seller_id, other_hash, kind in db.session.execute(
+            union_all(*lookups)):
+        file = by_id[file_id]
+        if kind == IDENTICAL:
+            identical[file_id].append(_Hit(file, other_id, request_id, seller_id, IDENTICAL, 0))
+            continue
         distance = hamming_distance(file.perceptual_hash, other_hash)
         if distance <= NEAR_DUPLICATE_DISTANCE:
-            similar.append(_Hit(file, other_id, request_id, SIMILAR, distance))
-    similar.sort(key=lambda hit: (hit.distance, -hit.other_id))
-    return (identical + similar)[:RANKING_POOL]
+            similar[file_id].append(_Hit(file, other_id, request_id, seller_id, SIMILAR, distance))
+    pools = {}
+    for file in files:
+        near = sorted(similar[file.id], key=lambda hit: (hit.distance, -hit.other_id))
+        newest_identical = sorted(identical[file.id], key=lambda hit: -hit.other_id)
+        pools[file.id] = (newest_identical + near)[:RANKING_POOL]
+    return pools
 
 
-def evidence_matches(deletion_request: DeletionRequest) -> list[EvidenceMatch]:
-    files = db.session.scalars(
-        select(Evidence).where(Evidence.request_id == deletion_request.id).order_by(Evidence.id)
-    ).all()
-    pools = [_nearest(file) for file in files]
-    request_ids = {hit.other_request_id for pool in pools for hit in pool}
-    if not request_ids:
-        return []
-    seller_of: dict[int, int] = {
-        request_id: seller_id
-        for request_id, seller_id in db.session.execute(
-            select(DeletionRequest.id, DeletionRequest.seller_id).where(DeletionRequest.id.in_(request_ids))
-        )
-    }
+def evidence_matches(deletion_request: DeletionRequest,
+                     files: list[Evidence] | None = None) -> list[EvidenceMatch]:
+    """Three statements whatever the files and their matches (two when `files`, the request's
+    evidence, is given): the files, every file's candidates, and the matched files with their
+    requests and sellers."""
+    if files is None:
+        files = list(db.session.scalars(
+            select(Evidence).where(Evidence.request_id == deletion_request.id).order_by(Evidence.id)))
+    pools = _pools(files) if files else {}
 
     def same_seller(hit: _Hit) -> bool:
-        return seller_of[hit.other_request_id] == deletion_request.seller_id
+        return hit.other_seller_id == deletion_request.seller_id
 
     def rank(hit: _Hit) -> tuple[bool, int, bool, int, int]:
         return (hit.kind != IDENTICAL, hit.distance, same_seller(hit), hit.file.id, -hit.other_id)
 
-    hits = sorted((hit for pool in pools for hit in sorted(pool, key=rank)[:MAX_MATCHES_PER_FILE]),
-                  key=rank)
+    hits = sorted((hit for pool in pools.values()
+                   for hit in sorted(pool, key=rank)[:MAX_MATCHES_PER_FILE]), key=rank)
     others = {
         other.id: other
         for other in db.session.scalars(
             select(Evidence).where(Evidence.id.in_({hit.other_id for hit in hits}))
             # The agent's page names the other request's seller.
-            .options(selectinload(Evidence.request).selectinload(DeletionRequest.seller))
-        )
+            .options(joinedload(Evidence.request).joinedload(DeletionRequest.seller)))
     }
     return [EvidenceMatch(hit.file, others[hit.other_id], hit.kind, hit.distance, same_seller(hit))
             for hit in hits]

@@ -26,8 +26,11 @@ def request_evidence(deletion_request: DeletionRequest) -> list[Evidence]:
         select(Evidence).where(Evidence.request_id == deletion_request.id).order_by(Evidence.id)))
 
 
-def timeline(deletion_request: DeletionRequest, *, for_staff: bool = False) -> list[TimelineEntry]:
-    evidence = request_evidence(deletion_request)
+def timeline(deletion_request: DeletionRequest, *, for_staff: bool = False,
+             evidence: list[Evidence] | None = None) -> list[TimelineEntry]:
+    """`evidence`: the request's files, when the caller has loaded them already."""
+    if evidence is None:
+        evidence = request_evidence(deletion_request)
     by_message: dict[int | None, list[Evidence]] = {}
     for item in evidence:
         by_message.setdefault(item.message_id, []).append(item)
