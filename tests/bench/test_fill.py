@@ -24,6 +24,7 @@ from moderation_app.models.evidence import Evidence
 from moderation_app.models.marketplace import Review
 from moderation_app.models.requests import DecisionRecord, DeletionRequest, RequestStatus
 from moderation_app.models.users import Role, User
+from moderation_app.services.requests.filing import review_snapshot
 from tests.helpers.clients import page_text
 
 PASSWORD = "bench password for the tests"
@@ -123,3 +124,17 @@ def test_fill_leaves_the_request_counters_exact(filled: Flask) -> None:
     with filled.app_context():
         assert counters.drift().exact
         assert sum(counters.counts().values()) == SIZE.requests
+
+
+def test_every_request_carries_the_snapshot_the_pages_read(filled: Flask) -> None:
+    with filled.app_context():
+        request = db.session.scalar(select(DeletionRequest).order_by(DeletionRequest.id.desc()))
+        snapshot, review = request.review_snapshot, request.review
+        assert set(snapshot) == set(review_snapshot(review))
+        assert (snapshot["review_id"], snapshot["order_id"], snapshot["offer_id"], snapshot["buyer"]) == (
+            review.external_id, review.order.external_id, review.order.offer.external_id,
+            review.buyer.username)
+    # The agent's page renders it.
+    client = filled.test_client()
+    assert client.sign_in(BENCH_AGENT, PASSWORD).status_code == 302
+    assert client.get(f"/requests/{request.id}").status_code == 200
