@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, text
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, text
 
 from moderation_app.extensions import db
 from moderation_app.models.counters import RequestCount, SellerRatingTotals, SellerRequestCount
@@ -35,9 +35,20 @@ def counts(seller_ids: ColumnElement | None = None) -> dict[Key, int]:
             for status, reason, count in db.session.execute(query) if count}
 
 
+def _request_totals(*keys: ColumnElement) -> Select:
+    """The requests counted from the rows, per `keys` (what the counters must equal)."""
+    return select(*keys, func.count()).select_from(DeletionRequest).group_by(*keys)
+
+
+def _rating_totals() -> Select:
+    """Per seller, the visible reviews and their star sums, counted from the rows."""
+    return (select(Review.seller_id, func.count(), func.sum(Review.rating_fulfillment),
+                   func.sum(Review.rating_start_time), func.sum(Review.rating_communication))
+            .where(Review.is_visible.is_(True)).group_by(Review.seller_id))
+
+
 def _fresh(*keys: ColumnElement) -> dict[tuple, int]:
-    query = (select(*keys, func.count()).select_from(DeletionRequest).group_by(*keys))
-    return {tuple(row[:-1]): row[-1] for row in db.session.execute(query)}
+    return {tuple(row[:-1]): row[-1] for row in db.session.execute(_request_totals(*keys))}
 
 
 def _kept(table: type[RequestCount] | type[SellerRequestCount], *keys: str) -> dict[tuple, int]:
@@ -69,10 +80,8 @@ _RATING_ZERO = (0, 0, 0, 0)
 
 
 def _counted_ratings() -> dict[tuple, tuple]:
-    return {(seller_id,): tuple(int(value) for value in sums) for seller_id, *sums in db.session.execute(
-        select(Review.seller_id, func.count(), func.sum(Review.rating_fulfillment),
-               func.sum(Review.rating_start_time), func.sum(Review.rating_communication))
-        .where(Review.is_visible.is_(True)).group_by(Review.seller_id))}
+    return {(seller_id,): tuple(int(value) for value in sums)
+            for seller_id, *sums in db.session.execute(_rating_totals())}
 
 
 def _kept_ratings() -> dict[tuple, tuple]:
@@ -102,25 +111,21 @@ def _hold_writers() -> None:
 
 def rebuild() -> Drift:
     """Recount every counter from the rows in the caller's transaction, audited with what it
-    corrected. Returns the drift found before the recount."""
+    corrected. Returns the drift found before the recount (the rows are read twice: once to
+    report, once, set-based, to write)."""
     _hold_writers()
     found = drift()
     request = DeletionRequest
     db.session.execute(delete(RequestCount))
     db.session.execute(delete(SellerRequestCount))
     db.session.execute(insert(RequestCount).from_select(
-        ["status", "reason", "requests"],
-        select(request.status, request.reason, func.count()).group_by(request.status, request.reason)))
+        ["status", "reason", "requests"], _request_totals(request.status, request.reason)))
     db.session.execute(insert(SellerRequestCount).from_select(
         ["seller_id", "status", "reason", "requests"],
-        select(request.seller_id, request.status, request.reason, func.count())
-        .group_by(request.seller_id, request.status, request.reason)))
+        _request_totals(request.seller_id, request.status, request.reason)))
     db.session.execute(delete(SellerRatingTotals))
     db.session.execute(insert(SellerRatingTotals).from_select(
-        ["seller_id", "reviews", "fulfillment", "start_time", "communication"],
-        select(Review.seller_id, func.count(), func.sum(Review.rating_fulfillment),
-               func.sum(Review.rating_start_time), func.sum(Review.rating_communication))
-        .where(Review.is_visible.is_(True)).group_by(Review.seller_id)))
+        ["seller_id", "reviews", "fulfillment", "start_time", "communication"], _rating_totals()))
     record_event("counters.rebuilt", details={
         "desk_rows_corrected": len(found.desk), "seller_rows_corrected": len(found.sellers),
         "ratings_corrected": len(found.ratings)})
