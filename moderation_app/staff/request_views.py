@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 from moderation_app.database import is_lock_contention
 from moderation_app.extensions import db
 from moderation_app.models.marketplace import Order, Review
-from moderation_app.models.requests import DeletionRequest
+from moderation_app.models.requests import DeletionRequest, RequestMessage
 from moderation_app.models.users import STAFF_ROLES, User
 from moderation_app.permissions import role_required
 from moderation_app.services.errors import DomainError, NoSuchRecord
@@ -23,13 +23,15 @@ from moderation_app.services.queue.listing import Unavailable, unavailable_to
 from moderation_app.services.queue.signals import request_signals
 from moderation_app.services.requests.appeals import FirstDeciderRefused, appeal_summary
 from moderation_app.services.requests.claims import (
+    CLAIMED,
     claim,
     claim_next,
     live_holder_id,
     release,
     taken_over_from,
 )
-from moderation_app.services.requests.decisions import add_note, recorded_decision
+from moderation_app.services.requests.decisions import DECIDED, add_note, recorded_decision
+from moderation_app.services.requests.events import latest_events
 from moderation_app.services.requests.timeline import request_evidence, timeline
 from moderation_app.settings import claim_lease
 from moderation_app.staff.forms import ActionForm, DecisionForm, NoteForm
@@ -47,11 +49,13 @@ def staff_user() -> User:
 def load_request(request_id: int, *, lock: bool = False) -> DeletionRequest:
     # lock: PostgreSQL holds a row lock until commit, so a concurrent decision waits, then
     # sees the request as decided. SQLite ignores it; the version column catches the race there.
-    # Reading: the request with its seller, review, order, offer and buyer in one statement (the
-    # page shows them all). A lock takes the request's row alone.
+    # Reading: the request with its seller, first decider, review, order, offer, buyer and its few
+    # messages with their authors in one statement (the page shows them all). A lock takes the
+    # request's row alone.
     review = joinedload(DeletionRequest.review)
-    everything = [joinedload(DeletionRequest.seller), review.joinedload(Review.order).joinedload(Order.offer),
-                  review.joinedload(Review.buyer)]
+    everything = [joinedload(DeletionRequest.seller), joinedload(DeletionRequest.first_decided_by),
+                  review.joinedload(Review.order).joinedload(Order.offer), review.joinedload(Review.buyer),
+                  joinedload(DeletionRequest.messages).joinedload(RequestMessage.author)]
     deletion_request = db.session.get(DeletionRequest, request_id, with_for_update=lock,
                                       populate_existing=lock, options=[] if lock else everything)
     if deletion_request is None:
@@ -102,6 +106,7 @@ def render_request(deletion_request: DeletionRequest, decision_form: DecisionFor
     entries = timeline(deletion_request, for_staff=True, evidence=evidence)
     # The explanation is shown once, under "The seller's case"; the timeline keeps the filing.
     entries[0] = replace(entries[0], body="")
+    latest = latest_events(deletion_request.id, DECIDED, CLAIMED)
     return render_template(
         "staff/request_detail.html",
         deletion_request=deletion_request,
@@ -112,13 +117,13 @@ def render_request(deletion_request: DeletionRequest, decision_form: DecisionFor
         entries=entries,
         holder=db.session.get(User, holder_id) if holder_id else None,
         is_holder=is_holder,
-        taken_over=None if is_holder else taken_over_from(viewer, deletion_request),
+        taken_over=None if is_holder else taken_over_from(viewer, deletion_request, latest),
         refusal=refusal,
         decision_form=decision_form or DecisionForm(formdata=None),
         note_form=note_form or NoteForm(formdata=None),
         action_form=ActionForm(),
-        decision_event=recorded_decision(deletion_request),
-        appeal=appeal_summary(deletion_request),
+        decision_event=recorded_decision(deletion_request, latest),
+        appeal=appeal_summary(deletion_request, evidence),
     ), status
 
 

@@ -10,6 +10,7 @@ takes) leaves one; the second finds the request appealed and is refused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
+from moderation_app.models.evidence import Evidence
 from moderation_app.models.requests import (
     Decision,
     DecisionRecord,
@@ -164,7 +166,9 @@ def first_decision(deletion_request: DeletionRequest) -> DecisionRecord | None:
         .order_by(DecisionRecord.decided_at.desc(), DecisionRecord.id.desc()).limit(1)).first()
 
 
-def appeal_summary(deletion_request: DeletionRequest) -> AppealSummary | None:
+def appeal_summary(deletion_request: DeletionRequest,
+                   evidence: Sequence[Evidence] | None = None) -> AppealSummary | None:
+    """`evidence`: the request's files, when the caller has them and its messages loaded."""
     if deletion_request.appealed_at is None:
         return None
     record = first_decision(deletion_request)
@@ -172,6 +176,7 @@ def appeal_summary(deletion_request: DeletionRequest) -> AppealSummary | None:
         appealed_at=deletion_request.appealed_at,
         message=appeal_message(deletion_request),
         first_decider=deletion_request.first_decided_by,
-        first_statement=None if record is None else statement_of_reasons(deletion_request, record),
+        first_statement=(None if record is None
+                         else statement_of_reasons(deletion_request, record, evidence=evidence)),
         pending=deletion_request.on_appeal,
     )

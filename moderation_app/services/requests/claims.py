@@ -22,6 +22,10 @@ from moderation_app.models.users import Role, User
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.errors import DomainError
 from moderation_app.services.requests.appeals import refuse_first_decider
+from moderation_app.services.requests.events import latest_events
+
+# The audit action a page reads back (see events.latest_events).
+CLAIMED = "request.claimed"
 
 
 class ClaimRefused(DomainError):
@@ -49,7 +53,7 @@ def _grant(agent: User, deletion_request: DeletionRequest, now: datetime, lease:
     deletion_request.lease_expires_at = now + lease
     db.session.flush()  # the version check happens here
     if not renewing:
-        record_event("request.claimed", actor=agent, request_id=deletion_request.id,
+        record_event(CLAIMED, actor=agent, request_id=deletion_request.id,
                      review_id=deletion_request.review_id,
                      details={"lease_expires_at": deletion_request.lease_expires_at.isoformat(),
                               **details})
@@ -88,14 +92,15 @@ class TakeOver:
     at: datetime
 
 
-def taken_over_from(user: User, deletion_request: DeletionRequest) -> TakeOver | None:
+def taken_over_from(user: User, deletion_request: DeletionRequest,
+                    latest: dict[str, AuditEvent] | None = None) -> TakeOver | None:
     """The request's latest claim if it took the request over from `user`, else None: how an
     agent's stale tab (and their next visit) learns who took it and when. The audit log is the
-    record: every claim writes an event, a take-over names the holder it displaced."""
-    event = db.session.scalar(
-        select(AuditEvent).where(AuditEvent.request_id == deletion_request.id,
-                                 AuditEvent.action == "request.claimed")
-        .order_by(AuditEvent.id.desc()).limit(1))
+    record: every claim writes an event, a take-over names the holder it displaced. `latest`:
+    the request's newest events by action (events.latest_events), when the caller read them."""
+    if latest is None:
+        latest = latest_events(deletion_request.id, CLAIMED)
+    event = latest.get(CLAIMED)
     if event is None or json.loads(event.details).get("taken_over_from") != user.email:
         return None
     return TakeOver(by_email=event.actor_email, at=event.occurred_at)

@@ -34,6 +34,10 @@ from moderation_app.services.marketplace.ratings import SellerRating, seller_rat
 from moderation_app.services.notifications.outbox import enqueue as enqueue_notification
 from moderation_app.services.requests.appeals import refuse_first_decider
 from moderation_app.services.requests.claims import holds, renew
+from moderation_app.services.requests.events import latest_events
+
+# The audit action a page reads back (see events.latest_events).
+DECIDED = "request.decided"
 
 NOTE_MAX_LENGTH = 5000
 
@@ -104,7 +108,7 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
     deletion_request.lease_expires_at = None
     db.session.flush()  # version check: a concurrent decision makes this raise StaleDataError
     rating_after = seller_rating(deletion_request.seller_id)
-    record_event("request.decided", actor=actor, request_id=deletion_request.id,
+    record_event(DECIDED, actor=actor, request_id=deletion_request.id,
                  review_id=review.id, details={
                      "decision": decision.value,
                      "note": note,
@@ -141,14 +145,14 @@ def whole_seconds(duration: timedelta) -> int:
     return duration // timedelta(seconds=1)
 
 
-def recorded_decision(deletion_request: DeletionRequest) -> DecisionOutcome | None:
+def recorded_decision(deletion_request: DeletionRequest,
+                      latest: dict[str, AuditEvent] | None = None) -> DecisionOutcome | None:
     """The request's last decision as its audit event recorded it (with the seller's rating
     before and after), or None if it was never decided. The event is the record: the rating
-    may have moved since."""
-    event = db.session.scalar(
-        select(AuditEvent).where(AuditEvent.request_id == deletion_request.id,
-                                 AuditEvent.action == "request.decided")
-        .order_by(AuditEvent.id.desc()).limit(1))
+    may have moved since. `latest`: as for claims.taken_over_from."""
+    if latest is None:
+        latest = latest_events(deletion_request.id, DECIDED)
+    event = latest.get(DECIDED)
     if event is None:
         return None
     details = json.loads(event.details)

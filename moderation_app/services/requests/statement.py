@@ -7,6 +7,7 @@ wording and dates are the templates' to format."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -80,11 +81,17 @@ class Question:
     asked_at: datetime
 
 
-def public_message(record: DecisionRecord) -> RequestMessage | None:
+def public_message(record: DecisionRecord,
+                   messages: Sequence[RequestMessage] | None = None) -> RequestMessage | None:
     """The seller-facing message `record`'s decision wrote: decide() adds it in the same flush as
-    the record, so it is the first of its kind written at or after the decision's time."""
+    the record, so it is the first of its kind written at or after the decision's time.
+    `messages`: all of the request's messages, when the caller has them loaded."""
     kind = MessageKind.INFO_REQUESTED if record.decision is Decision.REQUEST_INFO \
         else MessageKind.DECISION
+    if messages is not None:
+        return min((message for message in messages
+                    if message.kind is kind and message.created_at >= record.decided_at),
+                   key=lambda message: (message.created_at, message.id), default=None)
     return db.session.scalars(
         select(RequestMessage)
         .where(RequestMessage.request_id == record.request_id, RequestMessage.kind == kind,
@@ -100,8 +107,14 @@ def last_final_decision(deletion_request: DeletionRequest) -> DecisionRecord | N
         .order_by(DecisionRecord.decided_at.desc(), DecisionRecord.id.desc()).limit(1)).first()
 
 
-def evidence_considered(request_id: int, decided_at: datetime) -> tuple[str, ...]:
-    """The names of the files the agent had before them: those uploaded by the decision."""
+def evidence_considered(request_id: int, decided_at: datetime,
+                        evidence: Sequence[Evidence] | None = None) -> tuple[str, ...]:
+    """The names of the files the agent had before them: those uploaded by the decision.
+    `evidence`: all of the request's files, when the caller has them loaded."""
+    if evidence is not None:
+        return tuple(file.original_filename
+                     for file in sorted(evidence, key=lambda file: file.id)
+                     if file.created_at <= decided_at)
     return tuple(db.session.scalars(
         select(Evidence.original_filename)
         .where(Evidence.request_id == request_id, Evidence.created_at <= decided_at)
@@ -110,14 +123,16 @@ def evidence_considered(request_id: int, decided_at: datetime) -> tuple[str, ...
 
 def statement_of_reasons(deletion_request: DeletionRequest,
                          record: DecisionRecord | None = None, *,
-                         on_appeal: bool = False) -> StatementOfReasons | None:
+                         on_appeal: bool = False,
+                         evidence: Sequence[Evidence] | None = None) -> StatementOfReasons | None:
     """The statement for `record` (by default the request's latest approve or reject), or None
     for a request without a final decision. `on_appeal`: the decision settled an appeal, so it is
-    final and the seller is not offered another appeal."""
+    final and the seller is not offered another appeal. `evidence`: the request's files, when the
+    caller has them and its messages loaded (no statement is sent for either then)."""
     record = record or last_final_decision(deletion_request)
     if record is None or record.decision not in FINAL_DECISIONS:
         return None
-    message = public_message(record)
+    message = public_message(record, None if evidence is None else deletion_request.messages)
     if on_appeal:
         next_step, appeal_until = NextStep.FINAL, None
     elif record.decision is Decision.REJECT:
@@ -128,7 +143,7 @@ def statement_of_reasons(deletion_request: DeletionRequest,
         request_id=deletion_request.id,
         decision=record.decision,
         reason=record.reason,
-        evidence_names=evidence_considered(deletion_request.id, record.decided_at),
+        evidence_names=evidence_considered(deletion_request.id, record.decided_at, evidence),
         public_note=message.body if message else "",
         decided_at=record.decided_at,
         next_step=next_step,
