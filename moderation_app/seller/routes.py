@@ -29,6 +29,7 @@ from moderation_app.seller.forms import (
     WithdrawForm,
     length_bounds,
 )
+from moderation_app.seller.list_pages import list_position
 from moderation_app.seller.review_filters import STAR_CHOICES, review_filters_from
 from moderation_app.seller.uploads import (
     RefusedUploads,
@@ -39,6 +40,7 @@ from moderation_app.seller.uploads import (
     prepare_evidence,
     remember_passed,
 )
+from moderation_app.services.counters import counts as request_counts
 from moderation_app.services.errors import DomainError
 from moderation_app.services.evidence.storage import EvidenceRejected, PreparedImage, StagedFiles
 from moderation_app.services.marketplace.ratings import seller_offers, seller_rating, seller_reviews
@@ -86,9 +88,6 @@ CHANGED_MEANWHILE = "The request changed while you were working on it. Here it i
 PREVIEW_ENDPOINTS = frozenset({"seller.new_request", "seller.request_detail", "seller.answer",
                                "seller.appeal_request"})
 PREVIEW_POLICY = f"{CONTENT_SECURITY_POLICY}; img-src 'self' blob:"
-# Far past any real list, and small enough that the page's row offset stays a 64-bit integer
-# (a larger one overflows in the database: a 500 for a hand-edited link).
-MAX_PAGE = 1_000_000
 
 
 @bp.after_request
@@ -109,11 +108,6 @@ def _see_other(url: str) -> ResponseReturnValue:
 
 def _seller() -> User:
     return current_user._get_current_object()
-
-
-def _page_number() -> int:
-    """The `page` query parameter: junk means the first page, past MAX_PAGE an empty one."""
-    return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
 
 
 def _uploaded_files(field_name: str) -> list[tuple[str | None, object]]:
@@ -154,13 +148,14 @@ def reviews() -> str:
     offers = seller_offers(seller.id)
     # Days in the zone the list shows its dates in (the seller's choice, else their browser's).
     listed, filters, filter_errors = review_filters_from(request.args, offers, viewer_time_zone().key)
-    page = db.paginate(seller_reviews(seller.id, filters), page=_page_number(), per_page=page_size(),
-                       max_per_page=100, error_out=False)
+    position, page_note = list_position(request.args, page_size())
+    page = seller_reviews(seller.id, filters, position, page_size())
     # The latest request on each review of this page, to link to it instead of offering a new one.
     latest_requests = latest_requests_on([review.id for review in page.items])
     return render_template(
         "seller/reviews.html",
         page=page,
+        page_note=page_note,
         rating=seller_rating(seller.id),
         latest_requests=latest_requests,
         open_statuses=OPEN_STATUSES,
@@ -242,16 +237,25 @@ def new_request(review_id: str) -> ResponseReturnValue:
     return _render_form(form, review, refusal)
 
 
+def _tab_counts(seller_id: int) -> dict[str, int]:
+    """Each tab's requests, from the counters the database keeps per seller: one statement."""
+    by_key = request_counts([seller_id])
+    return {tab: sum(count for (status, _), count in by_key.items()
+                     if tab == "all" or status in STATUS_FILTERS[tab])
+            for tab in ("all", *STATUS_FILTERS)}
+
+
 @bp.route("/requests")
 @role_required(Role.SELLER)
 def requests() -> str:
     status_filter = request.args.get("status", "all")
     if status_filter not in STATUS_FILTERS:
         status_filter = "all"
-    query = seller_requests(_seller(), STATUS_FILTERS.get(status_filter))
-    page = db.paginate(query, page=_page_number(), per_page=page_size(), max_per_page=100,
-                       error_out=False)
-    return render_template("seller/requests.html", page=page, status_filter=status_filter)
+    seller = _seller()
+    position, page_note = list_position(request.args, page_size())
+    page = seller_requests(seller, STATUS_FILTERS.get(status_filter), position, page_size())
+    return render_template("seller/requests.html", page=page, page_note=page_note,
+                           status_filter=status_filter, tab_counts=_tab_counts(seller.id))
 
 
 def _statement(deletion_request: DeletionRequest):

@@ -18,6 +18,7 @@ from tests.helpers.clients import signed_in
 from tests.helpers.database import counted_statements
 from tests.helpers.images import image_bytes
 from tests.helpers.marketplace import add_review
+from tests.helpers.pages import pager_links
 from tests.helpers.requests import add_request, answer, file_request
 
 PAGE_SIZE = 5
@@ -63,7 +64,10 @@ def desk(app, seller, seller_client, agent, agent_client, manager):
 
 PAGES = {
     "seller": ["/seller/reviews", "/seller/reviews?stars=1", "/seller/requests",
-               "/seller/requests/{first}"],
+               "/seller/requests/{first}",
+               # The bottom of the lists and an old numbered link: as deep as the data goes.
+               "/seller/reviews?page=last", "/seller/reviews?stars=1&page=last", "/seller/reviews?page=3",
+               "/seller/requests?page=last", "/seller/requests?status=closed&page=last"],
     "agent": ["/queue", *(f"/queue?status={status.value}" for status in RequestStatus),
               "/queue?reason=blackmail", "/queue?assignee=me", "/queue?assignee=unassigned",
               "/queue?seller=seller"],
@@ -111,3 +115,17 @@ def test_the_request_page_sends_as_many_statements_for_more_data(desk, seller, w
 
     assert statements(app, agent_client, f"/requests/{request_id}") == small
     assert small <= REQUEST_PAGE_CEILING
+
+
+@pytest.mark.parametrize("url", ["/seller/reviews", "/seller/reviews?stars=1", "/seller/requests",
+                                 "/seller/requests?status=closed"])
+def test_the_sellers_lists_send_as_many_statements_on_every_page(desk, url):
+    """Keyset pages (services/keyset.py): the newest page, the pages reached by "Older", "Newer"
+    and "Oldest", and an old numbered link send the same statements as the first."""
+    app, seller_client, *_ = desk
+    first = statements(app, seller_client, url)
+    links = pager_links(seller_client.get(url).get_data(as_text=True))
+    newer = pager_links(seller_client.get(links["Oldest"]).get_data(as_text=True))["Newer"]
+    pages = (links["Older"], links["Oldest"], newer, f"{url}{'&' if '?' in url else '?'}page=2")
+
+    assert {page: statements(app, seller_client, page) for page in pages} == dict.fromkeys(pages, first)

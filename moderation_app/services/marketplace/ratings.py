@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import joinedload
 
 from moderation_app.extensions import db
 from moderation_app.models.counters import SellerRatingTotals
 from moderation_app.models.marketplace import CRITERIA, Offer, Order, Review
+from moderation_app.services.keyset import KeysetPage, Position, newest_first
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,15 @@ def seller_offers(seller_id: int) -> list[Offer]:
         select(Offer).where(Offer.seller_id == seller_id).order_by(Offer.title, Offer.id)))
 
 
-def seller_reviews(seller_id: int, filters: ReviewFilters | None = None) -> Select:
-    """The seller's reviews, newest first, with order, offer and buyer loaded (for paging)."""
+def seller_reviews(seller_id: int, filters: ReviewFilters | None = None, position: Position = Position(),
+                   size: int = 25) -> KeysetPage:
+    """A page of the seller's reviews, newest first, with order, offer and buyer loaded. Keyed on
+    ix_reviews_seller_created (seller_id, created_at, id): any page is one seek. A filter is checked
+    on the rows met along that index (the date range bounds it), so a rare one reads further."""
     query = (
         select(Review)
         .where(Review.seller_id == seller_id)
         .options(joinedload(Review.order).joinedload(Order.offer), joinedload(Review.buyer))
-        .order_by(Review.created_at.desc(), Review.id.desc())
     )
     filters = filters or ReviewFilters()
     if filters.stars is not None:
@@ -87,9 +90,11 @@ def seller_reviews(seller_id: int, filters: ReviewFilters | None = None) -> Sele
         query = query.where(*(rating >= filters.stars for rating in ratings),
                             or_(*(rating == filters.stars for rating in ratings)))
     if filters.offer_id is not None:
-        query = query.where(Review.order_id.in_(select(Order.id).where(Order.offer_id == filters.offer_id)))
+        # EXISTS, not IN: SQLite drives an IN from the offer's orders and sorts its 50,000 reviews
+        # (265 ms at half a million); with EXISTS both databases walk the seller's index (0.1 ms).
+        query = query.where(exists().where(Order.id == Review.order_id, Order.offer_id == filters.offer_id))
     if filters.since is not None:
         query = query.where(Review.created_at >= filters.since)
     if filters.until is not None:
         query = query.where(Review.created_at < filters.until)
-    return query
+    return newest_first(query, Review.created_at, Review.id, position, size)

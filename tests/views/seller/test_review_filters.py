@@ -14,6 +14,7 @@ from moderation_app.extensions import db
 from moderation_app.models.users import User
 from tests.helpers.database import counted_statements
 from tests.helpers.marketplace import import_reviews, review_line
+from tests.helpers.pages import pager_links
 
 REVIEW_TEXT = re.compile(r'<p class="review-text">(.*?)</p>', re.DOTALL)
 
@@ -145,13 +146,12 @@ def test_filters_are_kept_in_the_page_links_and_the_form(app, seller, seller_cli
     args = {"stars": "1", "offer": "F-LOGO", "since": "2026-01-01", "until": "2026-12-31"}
 
     first = body_of(seller_client, **args)
-    second = body_of(seller_client, **args, page="2")
+    next_link = pager_links(first)["Older"]
+    second = seller_client.get(next_link).get_data(as_text=True)
 
-    assert "Page 1 of 2" in first
-    next_link = re.search(r'<a href="([^"]+)">Older →</a>', first).group(1)
     for key, value in args.items():
         assert f"{key}={value}" in next_link
-    assert "page=2" in next_link
+    assert "after=" in next_link
     assert len(REVIEW_TEXT.findall(first)) == 25
     assert REVIEW_TEXT.findall(second) == [f"r{number:02d}" for number in range(5, 0, -1)]
     assert '<option value="1" selected>' in first
