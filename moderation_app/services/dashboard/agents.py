@@ -1,8 +1,8 @@
 """Per agent: everyone who decided something in the period, with their decisions, approval rate
 and median minutes from claim to decision, and the outlier mark.
 
-One statement: the counts and the median of each agent come from the period's decisions (read
-from ix_decisions_decided_agent alone), joined to the users for their email.
+The counts and the median of each agent come from decisions.py's tally and ranks (the period's
+decisions read from ix_decisions_decided_agent alone); one statement adds the agents' emails.
 
 The outlier rule, exactly: at least OUTLIER_MIN_DECISIONS decisions (approve + reject +
 request_info) and an approval rate that differs from the rest of the team's by more than
@@ -16,14 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import select
 
 from moderation_app.extensions import db
-from moderation_app.models.requests import Decision, DecisionRecord
+from moderation_app.models.requests import Decision
 from moderation_app.models.users import User
 from moderation_app.services.dashboard.activity import approval_rate
-from moderation_app.services.dashboard.period import Period
-from moderation_app.services.dashboard.sql import count_where, percentile, ranked
+from moderation_app.services.dashboard.decisions import Tally, percentile, percentile_ranks
 
 OUTLIER_MIN_DECISIONS = 20
 OUTLIER_GAP = Fraction(20, 100)
@@ -43,53 +42,50 @@ class AgentFigures:
     outlier: bool
 
 
-def _in_period(period: Period, agent_id: int | None) -> list[ColumnElement[bool]]:
-    conditions = [DecisionRecord.decided_at >= period.start, DecisionRecord.decided_at < period.end]
-    if agent_id is not None:
-        conditions.append(DecisionRecord.agent_id == agent_id)
-    return conditions
+def claim_ranks(tally: Tally) -> dict[int, int]:
+    """Per agent with timed decisions: the rank below the median of their claim times."""
+    return {agent: percentile_ranks(size, 50)[0] for agent, size in _timed(tally).items() if size}
 
 
-def agent_figures(period: Period, agent_id: int | None = None) -> list[AgentFigures]:
-    """Sorted by decisions, most first, then by email. With `agent_id`, only that agent's row
-    (never an outlier: there is no team to compare with)."""
-    decision = DecisionRecord.decision
-    counts = (select(DecisionRecord.agent_id.label("agent_id"),
-                     func.count().label("decisions"),
-                     count_where(decision == Decision.APPROVE).label("approved"),
-                     count_where(decision == Decision.REJECT).label("rejected"),
-                     count_where(decision == Decision.REQUEST_INFO).label("info_requested"),
-                     func.count(DecisionRecord.seconds_since_claim).label("timed"))
-              .where(*_in_period(period, agent_id))
-              .group_by(DecisionRecord.agent_id).cte("agent_counts"))
-    claim_times = (select(DecisionRecord.agent_id.label("agent_id"),
-                          *ranked(DecisionRecord.seconds_since_claim, DecisionRecord.agent_id))
-                   .where(*_in_period(period, agent_id),
-                          DecisionRecord.seconds_since_claim.is_not(None))
-                   .subquery())
-    medians = (select(claim_times.c.agent_id,
-                      percentile(claim_times, counts.c.timed, 50).label("median"))
-               .join(counts, counts.c.agent_id == claim_times.c.agent_id)
-               .group_by(claim_times.c.agent_id).subquery())
-    rows = db.session.execute(
-        select(User.id, User.email, counts.c.decisions, counts.c.approved, counts.c.rejected,
-               counts.c.info_requested, medians.c.median)
-        .join(counts, counts.c.agent_id == User.id)
-        .outerjoin(medians, medians.c.agent_id == User.id)
-        .order_by(counts.c.decisions.desc(), User.email)).all()
+def _timed(tally: Tally) -> dict[int, int]:
+    timed: dict[int, int] = {}
+    for row in tally.agents:
+        timed[row.agent_id] = timed.get(row.agent_id, 0) + row.timed
+    return timed
 
-    team_approved = sum(row.approved for row in rows)
-    team_rejected = sum(row.rejected for row in rows)
-    return [AgentFigures(
-        user_id=row.id, email=row.email, decisions=row.decisions, approved=row.approved,
-        rejected=row.rejected, info_requested=row.info_requested,
-        approval_rate=approval_rate(row.approved, row.rejected),
-        median_minutes_claim_to_decision=(None if row.median is None
-                                          else row.median / SECONDS_PER_MINUTE),
-        outlier=agent_id is None and is_outlier(
-            row.decisions, row.approved, row.rejected,
-            team_approved - row.approved, team_rejected - row.rejected),
-    ) for row in rows]
+
+def agent_figures(tally: Tally, values: dict[tuple[int, int], int],
+                  agent_id: int | None = None) -> list[AgentFigures]:
+    """Sorted by decisions, most first, then by email. `values`: the claim times at
+    `claim_ranks`, as decisions.ranks returns them. With `agent_id`, the tally holds only that
+    agent's decisions (never an outlier: there is no team to compare with)."""
+    counts: dict[int, dict[Decision, int]] = {}
+    for row in tally.agents:
+        counts.setdefault(row.agent_id, dict.fromkeys(Decision, 0))[row.decision] += row.count
+    timed = _timed(tally)
+    # Emails in the database's order (its collation, as before), then a stable sort by decisions.
+    emails = dict(db.session.execute(select(User.id, User.email).where(
+        User.id.in_(sorted(counts))).order_by(User.email)).all())
+    rows = sorted(((user_id, counts[user_id]) for user_id in emails),
+                  key=lambda item: -sum(item[1].values()))
+
+    team_approved = sum(kinds[Decision.APPROVE] for kinds in counts.values())
+    team_rejected = sum(kinds[Decision.REJECT] for kinds in counts.values())
+    figures = []
+    for user_id, kinds in rows:
+        approved, rejected = kinds[Decision.APPROVE], kinds[Decision.REJECT]
+        decisions = sum(kinds.values())
+        median = percentile(values, user_id, timed[user_id], 50)
+        figures.append(AgentFigures(
+            user_id=user_id, email=emails[user_id], decisions=decisions, approved=approved,
+            rejected=rejected, info_requested=kinds[Decision.REQUEST_INFO],
+            approval_rate=approval_rate(approved, rejected),
+            median_minutes_claim_to_decision=(None if median is None
+                                              else median / SECONDS_PER_MINUTE),
+            outlier=agent_id is None and is_outlier(
+                decisions, approved, rejected, team_approved - approved, team_rejected - rejected),
+        ))
+    return figures
 
 
 def _exact_rate(approved: int, rejected: int) -> Fraction | None:

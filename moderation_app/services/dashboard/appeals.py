@@ -1,7 +1,8 @@
 """Appeals in a period (issue 13): how many rejections sellers appealed, how the appeals ended,
 and how often they overturned the first decision, per agent who took it.
 
-One statement: the period's appeals (appealed_at in the period) grouped by the first decider,
+One statement: the period's appeals (appealed_at in the period, from
+ix_deletion_requests_status_appealed) grouped by the first decider,
 each counted by where it stands now: approved on appeal (overturned), rejected again (upheld),
 still open (pending) or withdrawn. Only rejections can be appealed, so an approval on appeal is
 always an overturn. The rate is overturned / (overturned + upheld): undecided appeals say nothing
@@ -51,7 +52,11 @@ class AppealFigures:
 def appeal_figures(period: Period, agent_id: int | None = None) -> AppealFigures:
     """With `agent_id`: only the appeals of that agent's decisions."""
     status = DeletionRequest.status
-    conditions = [DeletionRequest.appealed_at >= period.start, DeletionRequest.appealed_at < period.end]
+    # Every status named, though an appeal can be in any: the index on (status, appealed_at) is
+    # then read as one range per status, instead of every request scanned for its appeal time
+    # (0.4 s at a million requests on SQLite). Status is never NULL.
+    conditions = [status.in_(sorted(RequestStatus)), DeletionRequest.appealed_at >= period.start,
+                  DeletionRequest.appealed_at < period.end]
     if agent_id is not None:
         conditions.append(DeletionRequest.first_decided_by_id == agent_id)
     rows = db.session.execute(

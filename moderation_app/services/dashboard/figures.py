@@ -20,10 +20,12 @@ from moderation_app.services.dashboard.activity import (
     flow,
     outcomes,
     speed,
+    speed_ranks,
 )
-from moderation_app.services.dashboard.agents import AgentFigures, agent_figures
+from moderation_app.services.dashboard.agents import AgentFigures, agent_figures, claim_ranks
 from moderation_app.services.dashboard.appeals import AppealFigures, appeal_figures
 from moderation_app.services.dashboard.backlog import Backlog, backlog, target_hours
+from moderation_app.services.dashboard.decisions import SPEED, ranks, tally
 from moderation_app.services.dashboard.period import Period
 from moderation_app.services.dashboard.signals import (
     BuyerSignal,
@@ -87,13 +89,15 @@ def dashboard_figures(period: Period, now: datetime, response_target: timedelta,
     """The whole desk's figures; with `agent_id`, an agent's own: decisions per day, outcomes,
     speed and the agents list count only that agent's decisions, and there are no signals. The
     backlog is always the whole desk's, as it stands at `now`."""
+    decided = tally(period, response_target, agent_id)
+    values = ranks(period, agent_id, speed_ranks(decided), claim_ranks(decided))
     return DashboardFigures(
         period=period,
         backlog=backlog(now, response_target),
         flow=flow(period, agent_id),
-        outcomes=outcomes(period, agent_id),
-        speed=speed(period, response_target, agent_id),
-        agents=agent_figures(period, agent_id),
+        outcomes=outcomes(decided),
+        speed=speed(decided, values, SPEED),
+        agents=agent_figures(decided, values, agent_id),
         signals=signals(period) if agent_id is None else None,
         response_target_hours=target_hours(response_target),
         appeals=appeal_figures(period, agent_id),

@@ -91,25 +91,34 @@ def top_sellers(period: Period) -> list[SellerSignal]:
                          count_where(status == RequestStatus.REJECTED).label("rejected"))
                   .where(*_submitted_in(period))
                   .group_by(DeletionRequest.seller_id).subquery())
+    # Ranked before the emails are joined, as the buyers below.
+    ranked = select(per_seller, func.rank().over(
+        order_by=per_seller.c.requests.desc()).label("position")).subquery()
     rows = db.session.execute(
-        select(User.id, User.email, per_seller.c.requests, per_seller.c.approved,
-               per_seller.c.rejected)
-        .join(per_seller, per_seller.c.seller_id == User.id)
-        .order_by(per_seller.c.requests.desc(), User.email).limit(SIGNAL_ROWS)).all()
+        select(User.id, User.email, ranked.c.requests, ranked.c.approved, ranked.c.rejected)
+        .join(ranked, ranked.c.seller_id == User.id)
+        .where(ranked.c.position <= SIGNAL_ROWS)
+        .order_by(ranked.c.requests.desc(), User.email).limit(SIGNAL_ROWS)).all()
     return [SellerSignal(row.id, row.email, row.requests, row.approved, row.rejected,
                          approval_rate(row.approved, row.rejected)) for row in rows]
 
 
 def reported_buyers(period: Period) -> list[BuyerSignal]:
     sellers = func.count(distinct(DeletionRequest.seller_id))
-    per_buyer = (select(DeletionRequest.buyer_id.label("buyer_id"), sellers.label("sellers"),
-                        func.count().label("requests"))
-                 .where(*_submitted_in(period))
-                 .group_by(DeletionRequest.buyer_id)
-                 .having(sellers >= BUYER_MIN_SELLERS).subquery())
+    grouped = (select(DeletionRequest.buyer_id.label("buyer_id"), sellers.label("sellers"),
+                      func.count().label("requests"))
+               .where(*_submitted_in(period))
+               .group_by(DeletionRequest.buyer_id)
+               .having(sellers >= BUYER_MIN_SELLERS).subquery())
+    # Ranked before the names are joined (ties share a rank, so the last place's ties all stay
+    # for the username to order): ten primary-key probes of buyers instead of a hash join over
+    # all of them, which PostgreSQL ran in parallel workers that each grouped every request.
+    per_buyer = select(grouped, func.rank().over(
+        order_by=(grouped.c.sellers.desc(), grouped.c.requests.desc())).label("position")).subquery()
     rows = db.session.execute(
         select(Buyer.id, Buyer.username, per_buyer.c.sellers, per_buyer.c.requests)
         .join(per_buyer, per_buyer.c.buyer_id == Buyer.id)
+        .where(per_buyer.c.position <= SIGNAL_ROWS)
         .order_by(per_buyer.c.sellers.desc(), per_buyer.c.requests.desc(), Buyer.username)
         .limit(SIGNAL_ROWS)).all()
     return [BuyerSignal(row.id, row.username, row.sellers, row.requests) for row in rows]
