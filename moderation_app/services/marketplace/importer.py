@@ -2,7 +2,8 @@
 
 One line is one review with its order, offer, seller and buyer. A batch is checked line by line
 against what the database holds and what earlier lines of the batch staged, then written with a
-handful of bulk statements. The caller commits after each batch.
+handful of set-based statements through staging tables (staging.py). The caller commits after
+each batch.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from moderation_app.extensions import db
 from moderation_app.models.marketplace import Buyer, Offer, Order, Review
 from moderation_app.models.users import Role, User
+from moderation_app.services.marketplace import staging
 from moderation_app.services.marketplace.lines import (  # noqa: F401  (re-exported for callers)
     MAX_LINE_BYTES,
     LineRejected,
@@ -25,7 +27,9 @@ from moderation_app.services.marketplace.lines import (  # noqa: F401  (re-expor
     read_lines,
 )
 
-BATCH_SIZE = 1000
+# Lines per batch and transaction: a dozen statements each, so large enough that round trips and
+# commits vanish, small enough that the batch's rows stay a few tens of MB.
+BATCH_SIZE = 10_000
 
 
 @dataclass
@@ -50,58 +54,57 @@ Reject = Callable[[int, str], None]
 class _Batch:
     """What the database holds for the batch's keys, plus what accepted lines staged."""
 
-    seller_ids: dict[str, int | None] = field(default_factory=dict)        # email -> id (None: new)
-    buyer_ids: dict[str, int | None] = field(default_factory=dict)
+    sellers: set[str] = field(default_factory=set)                         # emails known or staged
+    new_sellers: list[str] = field(default_factory=list)
+    buyers: set[str] = field(default_factory=set)
+    new_buyers: list[str] = field(default_factory=list)
     offers: dict[str, dict[str, Any]] = field(default_factory=dict)        # ext id -> fields
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
-    new_offers: set[str] = field(default_factory=set)
-    new_orders: set[str] = field(default_factory=set)
-    new_reviews: set[str] = field(default_factory=set)
-    changed_offers: set[str] = field(default_factory=set)
-    changed_orders: set[str] = field(default_factory=set)
-    changed_reviews: set[str] = field(default_factory=set)
+    # ext id -> (order ext id, (fulfillment, start time, communication, text, created_at))
+    reviews: dict[str, tuple[str, tuple[Any, ...]]] = field(default_factory=dict)
+    written_offers: set[str] = field(default_factory=set)                  # new or changed
+    written_orders: set[str] = field(default_factory=set)
+    written_reviews: set[str] = field(default_factory=set)
 
 
 def _load_existing(lines: list[ReviewLine]) -> tuple[_Batch, dict[str, Role]]:
+    """One query per table, each joined to the batch's staged keys."""
+    staging.stage(db.session, staging.KEYS, (
+        (line.review_id, line.order_id, line.offer_id, line.seller_email, line.buyer)
+        for line in lines))
+    keys = staging.KEYS.c
+    # Core rows on the session's connection: the ORM's result wrapping would cost more than the
+    # queries themselves at ten thousand rows.
+    execute = db.session.connection().execute
     batch = _Batch()
-    emails = {line.seller_email for line in lines}
     roles: dict[str, Role] = {}
-    for user_id, email, role in db.session.execute(
-        select(User.id, User.email, User.role).where(User.email.in_(emails))
+    for email, role in execute(
+        select(User.email, User.role).where(User.email.in_(select(keys.seller_email)))
     ):
-        batch.seller_ids[email] = user_id
+        batch.sellers.add(email)
         roles[email] = role
-    for buyer_id, username in db.session.execute(
-        select(Buyer.id, Buyer.username).where(Buyer.username.in_({line.buyer for line in lines}))
-    ):
-        batch.buyer_ids[username] = buyer_id
-    for offer_id, external_id, title, email in db.session.execute(
-        select(Offer.id, Offer.external_id, Offer.title, User.email)
+    batch.buyers.update(username for username, in execute(
+        select(Buyer.username).where(Buyer.username.in_(select(keys.buyer)))))
+    for external_id, title, email in execute(
+        select(Offer.external_id, Offer.title, User.email)
         .join(User, Offer.seller_id == User.id)
-        .where(Offer.external_id.in_({line.offer_id for line in lines}))
+        .where(Offer.external_id.in_(select(keys.offer_id)))
     ):
-        batch.offers[external_id] = {"id": offer_id, "title": title, "seller_email": email}
-    for order_id, external_id, status, offer_ext, username in db.session.execute(
-        select(Order.id, Order.external_id, Order.status, Offer.external_id, Buyer.username)
+        batch.offers[external_id] = {"title": title, "seller_email": email}
+    for external_id, status, offer_ext, username in execute(
+        select(Order.external_id, Order.status, Offer.external_id, Buyer.username)
         .join(Offer, Order.offer_id == Offer.id).join(Buyer, Order.buyer_id == Buyer.id)
-        .where(Order.external_id.in_({line.order_id for line in lines}))
+        .where(Order.external_id.in_(select(keys.order_id)))
     ):
-        batch.orders[external_id] = {"id": order_id, "status": status, "offer": offer_ext,
-                                     "buyer": username}
-    for row in db.session.execute(
-        select(Review.id, Review.external_id, Order.external_id.label("order_ext"),
+        batch.orders[external_id] = {"status": status, "offer": offer_ext, "buyer": username}
+    for external_id, order_ext, *fields in execute(
+        select(Review.external_id, Order.external_id,
                Review.rating_fulfillment, Review.rating_start_time, Review.rating_communication,
                Review.text, Review.created_at)
         .join(Order, Review.order_id == Order.id)
-        .where(Review.external_id.in_({line.review_id for line in lines}))
+        .where(Review.external_id.in_(select(keys.review_id)))
     ):
-        batch.reviews[row.external_id] = {
-            "id": row.id, "order": row.order_ext, "rating_fulfillment": row.rating_fulfillment,
-            "rating_start_time": row.rating_start_time,
-            "rating_communication": row.rating_communication, "text": row.text,
-            "created_at": row.created_at,
-        }
+        batch.reviews[external_id] = (order_ext, tuple(fields))
     return batch, roles
 
 
@@ -118,110 +121,69 @@ def _stage_line(batch: _Batch, roles: dict[str, Role], line: ReviewLine) -> str:
     if order is not None and (order["offer"], order["buyer"]) != (line.offer_id, line.buyer):
         raise LineRejected(f"order {line.order_id} belongs to another offer or buyer")
     review = batch.reviews.get(line.review_id)
-    if review is not None and review["order"] != line.order_id:
+    if review is not None and review[0] != line.order_id:
         raise LineRejected(f"review {line.review_id} belongs to another order")
 
     # Accepted: nothing below can refuse the line.
-    batch.seller_ids.setdefault(line.seller_email, None)
-    batch.buyer_ids.setdefault(line.buyer, None)
+    if line.seller_email not in batch.sellers:
+        batch.sellers.add(line.seller_email)
+        batch.new_sellers.append(line.seller_email)
+    if line.buyer not in batch.buyers:
+        batch.buyers.add(line.buyer)
+        batch.new_buyers.append(line.buyer)
     changed = False
     if offer is None:
-        batch.offers[line.offer_id] = {"id": None, "title": line.offer_title,
-                                       "seller_email": line.seller_email}
-        batch.new_offers.add(line.offer_id)
+        batch.offers[line.offer_id] = {"title": line.offer_title, "seller_email": line.seller_email}
+        batch.written_offers.add(line.offer_id)
     elif offer["title"] != line.offer_title:
         offer["title"] = line.offer_title
-        batch.changed_offers.add(line.offer_id)
+        batch.written_offers.add(line.offer_id)
         changed = True
     if order is None:
-        batch.orders[line.order_id] = {"id": None, "status": line.order_status,
-                                       "offer": line.offer_id, "buyer": line.buyer}
-        batch.new_orders.add(line.order_id)
+        batch.orders[line.order_id] = {"status": line.order_status, "offer": line.offer_id,
+                                       "buyer": line.buyer}
+        batch.written_orders.add(line.order_id)
     elif order["status"] != line.order_status:
         order["status"] = line.order_status
-        batch.changed_orders.add(line.order_id)
+        batch.written_orders.add(line.order_id)
         changed = True
-    fields = {
-        "rating_fulfillment": line.fulfillment, "rating_start_time": line.start_time,
-        "rating_communication": line.communication, "text": line.text,
-        "created_at": line.created_at,
-    }
+    fields = (line.fulfillment, line.start_time, line.communication, line.text, line.created_at)
     if review is None:
-        batch.reviews[line.review_id] = {"id": None, "order": line.order_id, **fields}
-        batch.new_reviews.add(line.review_id)
+        batch.reviews[line.review_id] = (line.order_id, fields)
+        batch.written_reviews.add(line.review_id)
         return "imported"
-    if any(review[key] != value for key, value in fields.items()):
-        review.update(fields)
-        batch.changed_reviews.add(line.review_id)
+    if review[1] != fields:
+        batch.reviews[line.review_id] = (line.order_id, fields)
+        batch.written_reviews.add(line.review_id)
         changed = True
     return "updated" if changed else "unchanged"
 
 
-def _insert_returning_ids(model: type, key_column: str, rows: list[dict[str, Any]]) -> dict[str, int]:
-    if not rows:
-        return {}
-    key = getattr(model, key_column)
-    result = db.session.execute(insert(model).returning(model.id, key), rows)
-    return {row_key: row_id for row_id, row_key in result}
-
-
 def _write(batch: _Batch) -> int:
     """Write what the batch staged, parents before children. Returns sellers created."""
-    new_emails = [email for email, user_id in batch.seller_ids.items() if user_id is None]
-    batch.seller_ids.update(_insert_returning_ids(
-        User, "email", [{"email": email, "role": Role.SELLER} for email in new_emails]))
-    batch.buyer_ids.update(_insert_returning_ids(
-        Buyer, "username",
-        [{"username": name} for name, buyer_id in batch.buyer_ids.items() if buyer_id is None]))
-
-    offer_ids = _insert_returning_ids(Offer, "external_id", [
-        {"external_id": ext, "title": batch.offers[ext]["title"],
-         "seller_id": batch.seller_ids[batch.offers[ext]["seller_email"]]}
-        for ext in batch.new_offers])
-    for ext, offer_id in offer_ids.items():
-        batch.offers[ext]["id"] = offer_id
-    if batch.changed_offers - batch.new_offers:
-        db.session.execute(update(Offer), [
-            {"id": batch.offers[ext]["id"], "title": batch.offers[ext]["title"]}
-            for ext in batch.changed_offers - batch.new_offers])
-
-    order_ids = _insert_returning_ids(Order, "external_id", [
-        {"external_id": ext, "status": batch.orders[ext]["status"],
-         "offer_id": batch.offers[batch.orders[ext]["offer"]]["id"],
-         "buyer_id": batch.buyer_ids[batch.orders[ext]["buyer"]]}
-        for ext in batch.new_orders])
-    for ext, order_id in order_ids.items():
-        batch.orders[ext]["id"] = order_id
-    if batch.changed_orders - batch.new_orders:
-        db.session.execute(update(Order), [
-            {"id": batch.orders[ext]["id"], "status": batch.orders[ext]["status"]}
-            for ext in batch.changed_orders - batch.new_orders])
-
-    review_fields = ("rating_fulfillment", "rating_start_time", "rating_communication",
-                     "text", "created_at")
-    new_review_rows = []
-    for ext in batch.new_reviews:
-        review = batch.reviews[ext]
-        order = batch.orders[review["order"]]
-        new_review_rows.append({
-            "external_id": ext, "order_id": order["id"],
-            "seller_id": batch.seller_ids[batch.offers[order["offer"]]["seller_email"]],
-            "buyer_id": batch.buyer_ids[order["buyer"]],
-            **{key: review[key] for key in review_fields},
-        })
-    if new_review_rows:
-        db.session.execute(insert(Review), new_review_rows)
-    if batch.changed_reviews - batch.new_reviews:
-        db.session.execute(update(Review), [
-            {"id": batch.reviews[ext]["id"], **{key: batch.reviews[ext][key] for key in review_fields}}
-            for ext in batch.changed_reviews - batch.new_reviews])
-    return len(new_emails)
+    if batch.new_sellers:
+        # Few (a seller's first line), and Core applies the column defaults (session token).
+        db.session.execute(insert(User.__table__),
+                           [{"email": email, "role": Role.SELLER} for email in batch.new_sellers])
+    staging.stage(db.session, staging.BUYERS, ((name,) for name in batch.new_buyers))
+    staging.stage(db.session, staging.OFFERS, (
+        (ext, batch.offers[ext]["title"], batch.offers[ext]["seller_email"])
+        for ext in batch.written_offers))
+    staging.stage(db.session, staging.ORDERS, (
+        (ext, order["status"].value, order["offer"], order["buyer"])
+        for ext in batch.written_orders for order in (batch.orders[ext],)))
+    staging.stage(db.session, staging.REVIEWS, (
+        (ext, order_ext, *fields)
+        for ext in batch.written_reviews for order_ext, fields in (batch.reviews[ext],)))
+    staging.write(db.session)
+    return len(batch.new_sellers)
 
 
 def apply_batch(lines: list[ReviewLine], stats: ImportStats, reject: Reject) -> None:
     """Stage and write one batch of parsed lines in the current transaction."""
     if not lines:
         return
+    staging.prepare(db.session)
     batch, roles = _load_existing(lines)
     for line in lines:
         try:
@@ -235,8 +197,9 @@ def apply_batch(lines: list[ReviewLine], stats: ImportStats, reject: Reject) -> 
 
 
 def parsed_batches(numbered_lines: Iterable[tuple[int, bytes | None]], stats: ImportStats,
-                   reject: Reject, batch_size: int = BATCH_SIZE) -> Iterator[list[ReviewLine]]:
+                   reject: Reject, batch_size: int | None = None) -> Iterator[list[ReviewLine]]:
     """Parse lines into batches of valid ones; blank lines are skipped, bad ones rejected."""
+    batch_size = batch_size or BATCH_SIZE
     iterator = iter(numbered_lines)
     while chunk := list(islice(iterator, batch_size)):
         parsed = []

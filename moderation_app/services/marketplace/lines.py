@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from moderation_app.models.marketplace import (
     CRITERIA,
@@ -31,14 +30,18 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 # ".." are resolved away by browsers, and "%", "?", "#", spaces and backslashes are read
 # differently by browsers, proxies and logs; an id outside this set could never be challenged.
 _ROUTABLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+_ORDER_STATUSES = {status.value: status for status in OrderStatus}
+_BOM = b"\xef\xbb\xbf"
 
 
 class LineRejected(Exception):
     """The line cannot be imported; the message says why."""
 
 
-@dataclass(frozen=True)
-class ReviewLine:
+class ReviewLine(NamedTuple):
+    """A checked line. A tuple: a million of them are built per import, at a fraction of the
+    cost of a frozen dataclass."""
+
     line_number: int
     review_id: str
     order_id: str
@@ -75,14 +78,15 @@ def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
 
 def _identifier(record: dict[str, Any], key: str, max_length: int = EXTERNAL_ID_LENGTH) -> str:
     value = record.get(key)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not (value := value.strip()):
         raise LineRejected(f"{key} must be a non-empty string")
-    value = value.strip()
     if len(value) > max_length:
         raise LineRejected(f"{key} is longer than {max_length} characters")
     if _CONTROL_CHARACTERS.search(value):
         raise LineRejected(f"{key} contains control characters")
-    _check_storable(value, key)
+    # NUL is a control character, caught above; only a lone surrogate is left, never in ASCII.
+    if not value.isascii():
+        _check_storable(value, key)
     return value
 
 
@@ -126,7 +130,8 @@ def _seller_email(raw: str) -> str:
 def parse_line(line_number: int, raw: bytes) -> ReviewLine:
     try:
         # Decode strictly first: json.loads(bytes) lets UTF-8-encoded surrogates through.
-        record = json.loads(raw.decode("utf-8-sig"))
+        # (The C utf-8 codec, with the BOM cut by hand: "utf-8-sig" is a slower Python codec.)
+        record = json.loads((raw[3:] if raw.startswith(_BOM) else raw).decode("utf-8"))
     except UnicodeDecodeError:
         raise LineRejected("line is not valid UTF-8") from None
     except json.JSONDecodeError as error:
@@ -137,10 +142,9 @@ def parse_line(line_number: int, raw: bytes) -> ReviewLine:
         raise LineRejected("line must be a JSON object")
 
     raw_status = record.get("order_status")
-    try:
-        order_status = OrderStatus(raw_status)
-    except ValueError:
-        raise LineRejected(f"order_status {raw_status!r} is not a marketplace order status") from None
+    order_status = _ORDER_STATUSES.get(raw_status) if isinstance(raw_status, str) else None
+    if order_status is None:
+        raise LineRejected(f"order_status {raw_status!r} is not a marketplace order status")
     if order_status not in REVIEWABLE_ORDER_STATUSES:
         raise LineRejected(
             f"order_status {order_status.value!r} cannot carry a review "
@@ -161,7 +165,8 @@ def parse_line(line_number: int, raw: bytes) -> ReviewLine:
         raise LineRejected("text must be a string")
     if len(text) > MAX_TEXT_LENGTH:
         raise LineRejected(f"text is longer than {MAX_TEXT_LENGTH} characters")
-    _check_storable(text, "text")
+    if "\x00" in text or not text.isascii():
+        _check_storable(text, "text")
 
     raw_created = record.get("created_at")
     try:
@@ -181,18 +186,19 @@ def parse_line(line_number: int, raw: bytes) -> ReviewLine:
     if not isinstance(seller_email, str):
         raise LineRejected("seller_email must be a string")
 
+    # Positional, in field order (the checks run in this order too).
     return ReviewLine(
-        line_number=line_number,
-        review_id=_review_id(record),
-        order_id=_identifier(record, "order_id"),
-        order_status=order_status,
-        offer_id=_identifier(record, "offer_id"),
-        offer_title=_identifier(record, "offer_title", MAX_TITLE_LENGTH),
-        seller_email=_seller_email(seller_email),
-        buyer=_identifier(record, "buyer", MAX_BUYER_LENGTH),
-        fulfillment=_rating(ratings, "fulfillment"),
-        start_time=_rating(ratings, "start_time"),
-        communication=_rating(ratings, "communication"),
-        text=text,
-        created_at=created_at,
+        line_number,
+        _review_id(record),
+        _identifier(record, "order_id"),
+        order_status,
+        _identifier(record, "offer_id"),
+        _identifier(record, "offer_title", MAX_TITLE_LENGTH),
+        _seller_email(seller_email),
+        _identifier(record, "buyer", MAX_BUYER_LENGTH),
+        _rating(ratings, "fulfillment"),
+        _rating(ratings, "start_time"),
+        _rating(ratings, "communication"),
+        text,
+        created_at,
     )
