@@ -53,7 +53,7 @@ def _grant(agent: User, deletion_request: DeletionRequest, now: datetime, lease:
     deletion_request.lease_expires_at = now + lease
     db.session.flush()  # the version check happens here
     if not renewing:
-        record_event(CLAIMED, actor=agent, request_id=deletion_request.id,
+        record_event("request.claimed", actor=agent, request_id=deletion_request.id,
                      review_id=deletion_request.review_id,
                      details={"lease_expires_at": deletion_request.lease_expires_at.isoformat(),
                               **details})

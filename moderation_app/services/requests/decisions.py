@@ -108,7 +108,7 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
     deletion_request.lease_expires_at = None
     db.session.flush()  # version check: a concurrent decision makes this raise StaleDataError
     rating_after = seller_rating(deletion_request.seller_id)
-    record_event(DECIDED, actor=actor, request_id=deletion_request.id,
+    record_event("request.decided", actor=actor, request_id=deletion_request.id,
                  review_id=review.id, details={
                      "decision": decision.value,
                      "note": note,
