@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -12,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from moderation_app.extensions import db
@@ -27,6 +28,7 @@ from moderation_app.services.audit.log import (
     occurred_text_column,
     record_event,
 )
+from moderation_app.services.audit.postgres import batches, export_head, export_tail
 
 CSV_COLUMNS = ["id", "occurred_at", "actor_email", "actor_role", "action", "request_id", "review_id",
                "decision", "note", "details", "prev_hash", "hash"]
@@ -98,7 +100,14 @@ def page(filters: AuditFilters, before_id: int | None, size: int) -> tuple[list[
 
 
 def known_actions() -> list[str]:
-    return list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+    """The distinct actions, by a skip scan of the action index: one probe per action (about
+    twenty) instead of DISTINCT over every event (370 ms at a million on PostgreSQL)."""
+    action = AuditEvent.__table__.c.action
+    seen = select(func.min(action).label("action")).cte("actions", recursive=True)
+    following = select(func.min(action)).where(action > seen.c.action).scalar_subquery()
+    seen = seen.union_all(select(following).where(seen.c.action.is_not(None)))
+    return list(db.session.scalars(
+        select(seen.c.action).where(seen.c.action.is_not(None)).order_by(seen.c.action)))
 
 
 # --- exports -----------------------------------------------------------------------------------
@@ -197,6 +206,39 @@ def _csv_line(session: Session, row: Sequence[Any], sqlite: bool) -> str:
             f"{cell(_csv_details(parsed))},{cell(prev_hash)},{cell(hash_)}\r\n")
 
 
+def _postgresql_query(filters: AuditFilters, fmt: str) -> Select:
+    """id, the line up to `decision`, details, the line after `details` (see postgres.py)."""
+    events = AuditEvent.__table__.c
+    return (filtered_query(filters)
+            .with_only_columns(events.id, export_head(fmt), events.details, export_tail(fmt),
+                               maintain_column_froms=False)
+            .select_from(AuditEvent).outerjoin(Review, Review.id == AuditEvent.review_id)
+            .order_by(AuditEvent.id))
+
+
+def _postgresql_lines(session: Session, fmt: str, batch: Sequence[Sequence[Any]],
+                      counter: list[int]) -> Iterator[str]:
+    """The lines of a batch of _postgresql_query() rows: PostgreSQL wrote all but the cells that
+    come from `details`, which json writes here exactly as _csv_line() and _jsonl_line() do."""
+    parse, cell, value, compact, spaced = (_parse_details, _csv_text, _jsonl_value, _jsonl_json,
+                                           _csv_details)
+    csv_ = fmt == "csv"
+    for id_, head, details, tail in batch:
+        counter[0] += 1
+        if head is None:  # a time PostgreSQL's text cannot vouch for: the whole line here
+            row = session.connection().execute(
+                _export_query(AuditFilters(), "postgresql").where(AuditEvent.id == id_)).one()
+            yield (_csv_line if csv_ else _jsonl_line)(session, row, False)
+            continue
+        parsed = parse(details)
+        if csv_:
+            yield (f"{head}{cell(parsed.get('decision'))},{cell(parsed.get('note'))},"
+                   f"{cell(spaced(parsed))}{tail}")
+        else:
+            yield (f'{head}{value(parsed.get("decision"))},"note":{value(parsed.get("note"))},'
+                   f'"details":{compact(parsed)}{tail}')
+
+
 def export_lines(session: Session, filters: AuditFilters, fmt: str,
                  counter: list[int]) -> Iterator[str]:
     """The export as text chunks, read through `session`; counter[0] counts the rows written (for
@@ -209,33 +251,40 @@ def export_lines(session: Session, filters: AuditFilters, fmt: str,
     sqlite = dialect == "sqlite"
     # Core through the session's connection: plain rows, no ORM result machinery per row. The
     # review's id comes with each row (a join on its primary key), so the stream stays one
-    # server-side cursor read in batches.
-    result = session.connection().execute(_export_query(filters, dialect).execution_options(
-        yield_per=STREAM_BATCH, stream_results=True))
-    with closing(result):
-        if fmt == "jsonl":
-            line = _jsonl_line
-            first = True
-            for batch in result.partitions():
-                lines = []
-                for row in batch:
-                    counter[0] += 1
-                    lines.append(line(session, row, sqlite))
-                    if first:  # the first line alone, at once
-                        first = False
-                        yield lines.pop()
-                yield "".join(lines)
+    # query read in batches. PostgreSQL writes most of each line itself.
+    if sqlite:
+        result = session.connection().execute(_export_query(filters, dialect).execution_options(
+            yield_per=STREAM_BATCH, stream_results=True))
+        partitions = result.partitions()
+    else:
+        # Streamed until a row's time needs Python's formatting (never, in practice).
+        result = batches(session, _postgresql_query(filters, fmt), AuditEvent.id, STREAM_BATCH,
+                         lambda row: row[1] is not None)
+        partitions = (batch for batch, _ in result)
+        opening = next(partitions, None)  # the query runs now, before the first chunk
+        partitions = itertools.chain([] if opening is None else [opening], partitions)
+
+    def lines(batch: Sequence[Sequence[Any]]) -> Iterator[str]:
+        if not sqlite:
+            yield from _postgresql_lines(session, fmt, batch, counter)
             return
-        header = io.StringIO()
-        csv.writer(header).writerow(CSV_COLUMNS)
-        yield header.getvalue()
-        line = _csv_line
-        for batch in result.partitions():
-            lines = []
-            for row in batch:
-                counter[0] += 1
-                lines.append(line(session, row, sqlite))
-            yield "".join(lines)
+        line = _jsonl_line if fmt == "jsonl" else _csv_line
+        for row in batch:
+            counter[0] += 1
+            yield line(session, row, sqlite)
+
+    with closing(result):
+        if fmt == "csv":
+            header = io.StringIO()
+            csv.writer(header).writerow(CSV_COLUMNS)
+            yield header.getvalue()
+        first = fmt == "jsonl"
+        for batch in partitions:
+            chunk = lines(batch)
+            if first:  # the first JSON line alone, at once
+                first = False
+                yield next(chunk)
+            yield "".join(chunk)
 
 
 def export_filename(filters: AuditFilters, fmt: str, today: date) -> str:

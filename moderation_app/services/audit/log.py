@@ -6,7 +6,7 @@ import hashlib
 import json
 import json.scanner
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +19,7 @@ from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.audit import GENESIS_HASH, AuditEvent
 from moderation_app.models.users import User
+from moderation_app.services.audit.postgres import batches, content_hash
 
 SYSTEM_ACTOR = "system"
 # Any constant will do: it only has to be the same for every appender.
@@ -239,34 +240,64 @@ def _slow_hash(event_id: int) -> str:
     return event_hash(row)
 
 
+def _hashed_rows(dialect: str, batch_size: int) -> Iterator[tuple[int, str, str, bool]]:
+    """(id, prev_hash, hash, whether the content provably matches the hash) in id order, streamed.
+
+    PostgreSQL builds and hashes the canonical text with the stored `details` spliced in, which is
+    the event's canonical text exactly when `details` is canonical (proved here); SQLite's text is
+    built here (_fast_hash). False only means "not proved": the caller asks event_hash()."""
+    sqlite = dialect == "sqlite"
+    table = AuditEvent.__table__.c
+    if not sqlite:
+        query = select(table.id, table.prev_hash, table.hash, content_hash(), table.details)
+        for batch, proved in batches(db.session, query.order_by(table.id), table.id, batch_size,
+                                     _proved):
+            for row in batch:
+                yield row[0], row[1], row[2], proved or _proved(row)
+        return
+    # Core through the session's connection: plain rows, no ORM result machinery per row.
+    result = db.session.connection().execute(select(*_verify_columns(dialect)).order_by(table.id)
+                                             .execution_options(yield_per=batch_size,
+                                                                stream_results=True))
+    # closing(): an early return must still release the cursor.
+    with closing(result):
+        for batch in result.partitions():
+            for row in batch:
+                yield row[0], row[9], row[10], _fast_hash(row, True) == row[10]
+
+
+def _proved(row: Sequence[Any]) -> bool:
+    """Whether PostgreSQL's hash of the event, (id, prev_hash, hash, computed, details), is its
+    event_hash() and matches: it is when `details` is canonical, i.e. canonical_json(
+    json.loads(details)) gives back the same text."""
+    _, _, stored_hash, computed, details = row
+    if computed != stored_hash:
+        return False
+    try:
+        value, end = _parse_json(details, 0)
+    except (StopIteration, ValueError, TypeError):
+        return False
+    return end == len(details) and _canonical_details(value) == details
+
+
 def verify_chain(batch_size: int = VERIFY_BATCH) -> ChainCheck:
     """Recompute every event's hash in id order, streaming (memory stays flat over millions).
     Stops at the first event that does not match its content, its predecessor or its place.
 
-    Each hash is first computed from the row as text (_fast_hash); an event whose text cannot be
-    built, or does not match, is read again and hashed by event_hash(), so every verdict is the one
-    event_hash() gives."""
-    dialect = db.session.get_bind().dialect.name
-    sqlite = dialect == "sqlite"
-    # Core through the session's connection: plain rows, no ORM result machinery per row.
-    result = db.session.connection().execute(
-        select(*_verify_columns(dialect)).order_by(AuditEvent.id)
-        .execution_options(yield_per=batch_size, stream_results=True)
-    )
-    # closing(): an early return must still release PostgreSQL's server-side cursor.
-    with closing(result):
-        count, previous_id, previous_hash = 0, 0, GENESIS_HASH
-        for batch in result.partitions():
-            for row in batch:
-                row_id, stored_prev, stored_hash = row[0], row[9], row[10]
-                if row_id != previous_id + 1:
-                    return ChainCheck(count, previous_hash, row_id, f"expected event "
-                                      f"{previous_id + 1} next, found {row_id} (events missing)")
-                if stored_prev != previous_hash:
-                    return ChainCheck(count, previous_hash, row_id,
-                                      "prev_hash does not match the previous event's hash")
-                if _fast_hash(row, sqlite) != stored_hash and _slow_hash(row_id) != stored_hash:
-                    return ChainCheck(count, previous_hash, row_id,
-                                      "content does not match its hash (the event was altered)")
-                count, previous_id, previous_hash = count + 1, row_id, stored_hash
+    Each hash is first checked the fast way (_hashed_rows); an event that check cannot vouch for
+    is read again and hashed by event_hash(), so every verdict is the one event_hash() gives."""
+    count, previous_id, previous_hash = 0, 0, GENESIS_HASH
+    rows = _hashed_rows(db.session.get_bind().dialect.name, batch_size)
+    with closing(rows):
+        for row_id, stored_prev, stored_hash, matches in rows:
+            if row_id != previous_id + 1:
+                return ChainCheck(count, previous_hash, row_id, f"expected event "
+                                  f"{previous_id + 1} next, found {row_id} (events missing)")
+            if stored_prev != previous_hash:
+                return ChainCheck(count, previous_hash, row_id,
+                                  "prev_hash does not match the previous event's hash")
+            if not matches and _slow_hash(row_id) != stored_hash:
+                return ChainCheck(count, previous_hash, row_id,
+                                  "content does not match its hash (the event was altered)")
+            count, previous_id, previous_hash = count + 1, row_id, stored_hash
     return ChainCheck(count, previous_hash)

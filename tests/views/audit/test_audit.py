@@ -191,18 +191,17 @@ def test_an_export_that_cannot_start_gets_the_error_page_with_its_headers_and_an
 
 
 def _failing_after_the_first_row(monkeypatch, fmt):
-    name = {"csv": "_csv_line", "jsonl": "_jsonl_line"}[fmt]
-    real_convert = getattr(export_module, name)
+    # Every row's details are read by _parse_details, whichever database writes the rest.
+    real_parse = export_module._parse_details
     calls = []
 
-    def convert_then_fail(session, row, sqlite):
-        calls.append(row[0])
+    def parse_then_fail(details):
+        calls.append(details)
         if len(calls) == 2:
-            # The read fails under way (and on PostgreSQL its transaction with it).
-            session.execute(text("SELECT no_such_column FROM audit_events"))
-        return real_convert(session, row, sqlite)
+            raise DBAPIError("FETCH", {}, RuntimeError("the read failed under way"))
+        return real_parse(details)
 
-    monkeypatch.setattr(export_module, name, convert_then_fail)
+    monkeypatch.setattr(export_module, "_parse_details", parse_then_fail)
 
 
 @pytest.mark.parametrize("fmt", EXPORTS)
