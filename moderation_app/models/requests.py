@@ -99,6 +99,7 @@ FINAL_STATUSES = frozenset({RequestStatus.APPROVED, RequestStatus.REJECTED, Requ
 _OPEN_SQL = text("status IN ({})".format(
     ", ".join(f"'{status.value}'" for status in RequestStatus if status in OPEN_STATUSES)))
 _WITHDRAWN_SQL = text(f"status = '{RequestStatus.WITHDRAWN.value}'")
+_SUBMITTED_SQL = text(f"status = '{RequestStatus.SUBMITTED.value}'")
 
 
 def _submitted_at(context: Any) -> datetime:
@@ -113,6 +114,10 @@ class DeletionRequest(db.Model):
               sqlite_where=_OPEN_SQL, postgresql_where=_OPEN_SQL),
         # The queue: open requests oldest first, then by id for stable keyset pages.
         Index("ix_deletion_requests_status_submitted", "status", "submitted_at", "id"),
+        # The submitted tab alone, in its order: with a seller filter PostgreSQL otherwise walks
+        # the dashboard's index below from the oldest request (migration b4c5d6e7f8a9).
+        Index("ix_deletion_requests_submitted_tab", "submitted_at", "id",
+              sqlite_where=_SUBMITTED_SQL, postgresql_where=_SUBMITTED_SQL),
         # Closed tabs of the queue: newest decision first, keyset on (decided_at, id).
         Index("ix_deletion_requests_status_decided", "status", "decided_at", "id"),
         # A withdrawal records no decision; the withdrawn tab keys on (updated_at, id) instead.
