@@ -1,6 +1,6 @@
 """What the seller's navigation shows on every page: how many of their requests wait on their
-answer to an agent's question. One indexed count, run only when base.html asks for it (a
-seller's page) and at most once per request."""
+answer to an agent's question. Read from the seller's counters (services/counters.py), run only
+when base.html asks for it (a seller's page) and at most once per request."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from moderation_app.extensions import db
-from moderation_app.models.requests import DeletionRequest, RequestStatus
+from moderation_app.models.counters import SellerRequestCount
+from moderation_app.models.requests import RequestStatus
 from moderation_app.models.users import Role
 
 
 def waiting_on_seller(seller_id: int) -> int:
+    # Counting the rows read every request of the seller (15 ms for one with 5,000 on SQLite).
     return db.session.scalar(
-        select(func.count()).select_from(DeletionRequest)
-        .where(DeletionRequest.seller_id == seller_id,
-               DeletionRequest.status == RequestStatus.NEEDS_INFO)) or 0
+        select(func.coalesce(func.sum(SellerRequestCount.requests), 0))
+        .where(SellerRequestCount.seller_id == seller_id,
+               SellerRequestCount.status == RequestStatus.NEEDS_INFO.value)) or 0
 
 
 def seller_waiting_count() -> int:

@@ -1,5 +1,5 @@
 """The seller's navigation counts their requests waiting on their answer to a question, with one
-cheap query per page; staff pages run none."""
+read of their counters per page, never of their requests; staff pages run none."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ from tests.helpers.database import counted_statements
 from tests.helpers.notifications import decided, filed
 from tests.helpers.requests import answer
 
-# One count on the (seller_id, …) index's rows, no join, no subquery; parameters as "?".
-WAITING_COUNT = ("SELECT count(*) AS count_1 \nFROM deletion_requests \n"
-                 "WHERE deletion_requests.seller_id = ? AND deletion_requests.status = ?")
+# One read of the seller's counters (a few rows by primary key); parameters as "?".
+WAITING_COUNT = ("SELECT coalesce(sum(seller_request_counts.requests), ?) AS coalesce_1 \n"
+                 "FROM seller_request_counts \n"
+                 "WHERE seller_request_counts.seller_id = ? AND seller_request_counts.status = ?")
 PARAMETER = re.compile(r"%\(\w+\)s(::\w+)?")
 
 
 def is_waiting_count(sql: str) -> bool:
-    return sql.startswith("SELECT count(*) AS count_1 \nFROM deletion_requests \nWHERE "
-                          "deletion_requests.seller_id")
+    return "FROM seller_request_counts \nWHERE seller_request_counts.seller_id = " in sql and \
+        "seller_request_counts.status = " in sql
 
 
 def waiting_link(page: str) -> str | None:
