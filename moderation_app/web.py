@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -250,6 +251,18 @@ def describe_age(age: timedelta) -> str:
     return f"{minutes} min" if minutes else "just now"
 
 
+@lru_cache(maxsize=64)
+def star_rating(value: int) -> Markup:
+    """A rating as five stars, filled and empty differing in shape (★ ☆), not only colour; screen
+    readers get the label. Built once per value: a list page draws 75 of them, and as a Jinja loop
+    they were a third of the queue's rendering time."""
+    marks = "".join(
+        '<span class="{}" aria-hidden="true">{}</span>'.format(*(("on", "★") if i <= value else ("off", "☆")))
+        for i in range(1, 6))
+    return Markup('<span class="stars" aria-label="{0} of 5 stars" role="img" title="{0} of 5">').format(value) \
+        + Markup(marks) + Markup("</span>")
+
+
 def display_labels() -> dict[str, object]:
     """Names the pages show for the model's codes, so no view has to pass them.
     Macros that read these are imported `with context`."""
@@ -260,4 +273,5 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localtime_text, "localtime_text")
     app.add_template_filter(describe_age, "age")
+    app.add_template_global(star_rating, "star_rating")
     app.context_processor(display_labels)
