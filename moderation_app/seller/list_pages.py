@@ -30,6 +30,7 @@ def list_position(args: Mapping[str, str], page_size: int) -> tuple[Position, st
     if not (raw.isascii() and raw.isdigit()) or raw.lstrip("0") in ("", "1"):  # no sign, no "１"
         return Position(), None
     if len(raw) > 6 or int(raw) > MAX_NUMBERED_PAGE:
-        return Position(), (f"Pages are no longer numbered past page {MAX_NUMBERED_PAGE}: here are the "
-                            "newest. “Older” and “Oldest” lead further down.")
+        return Position(), (f"Pages are no longer numbered, and old links open only up to page "
+                            f"{MAX_NUMBERED_PAGE}, so this is the newest page. To go further back, use "
+                            "“Older” or “Oldest” below the list.")
     return Position(Start.OFFSET, offset=(int(raw) - 1) * page_size), None

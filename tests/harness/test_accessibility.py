@@ -17,6 +17,7 @@ from moderation_app.extensions import db
 from moderation_app.models import DeletionRequest, Notification, RequestStatus, Review
 from moderation_app.models.users import Role
 from moderation_app.services.accounts import find_user, invite
+from moderation_app.services.queue.listing import encode_cursor
 from moderation_app.settings import evidence_store
 from tests.helpers.browser import BROWSER_MARKS, blocking
 from tests.helpers.database import app_on_test_database
@@ -59,11 +60,19 @@ def pages_on(app) -> dict[str, list[str]]:
         appealable, appealed = (next(item.id for item in requests if item.status is status)
                                 for status in (RequestStatus.REJECTED, RequestStatus.APPEALED))
         mail = db.session.scalar(select(Notification.id).order_by(Notification.id))
+        # The requests below the newest one: a later page whose pager leads only upwards.
+        newest = max(requests, key=lambda item: (item.submitted_at, item.id))
+        below_newest = encode_cursor(newest.submitted_at, newest.id)
         db.session.commit()
     return {
         "anonymous": ["/login", f"/set-password/{link}", "/set-password/not-a-link", "/nothing-here"],
         "seller": ["/seller/reviews", f"/seller/reviews/{fresh_review}/deletion-request",
                    "/seller/requests", f"/seller/requests/{first}",
+                   # Keyset pages: the oldest, an old deep page number (a note), a later page of
+                   # requests, and filters that match nothing.
+                   "/seller/reviews?page=last", "/seller/reviews?page=99",
+                   f"/seller/requests?status=all&after={below_newest}",
+                   "/seller/reviews?stars=1&since=2030-01-01",
                    f"/seller/requests/{open_id}", f"/seller/requests/{open_id}/withdraw",
                    f"/seller/requests/{appealable}", f"/seller/requests/{appealed}",
                    "/account", "/queue"],  # the 403 page
@@ -165,6 +174,20 @@ def test_stars_differ_in_shape_and_read_as_text(chromium, desk):
         assert label and label.endswith("of 5 stars")
         filled = int(label.split()[0])
         assert shown == "★" * filled + "☆" * (5 - filled)
+    finally:
+        context.close()
+
+
+def test_a_later_page_of_requests_offers_only_the_ways_up_as_links(chromium, desk):
+    """The page the axe check above reads: its pager is there, and the ways down are text."""
+    later = next(path for path in desk.pages["seller"] if "after=" in path)
+    context, page = signed_in_page(chromium, desk, "seller")
+    try:
+        page.goto(f"{desk.base}{later}")
+        pager = page.get_by_role("navigation", name="Pages of requests")
+        links = [link.inner_text().strip("«← ") for link in pager.get_by_role("link").all()]
+        assert links == ["Newest", "Newer"]
+        assert pager.locator(".disabled").all_inner_texts() == ["Older →", "Oldest »"]
     finally:
         context.close()
 

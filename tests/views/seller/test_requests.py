@@ -344,6 +344,28 @@ def test_status_filter_shows_all_open_or_closed_requests(app, seller, seller_cli
     assert {int(found) for found in REQUEST_LINK.findall(body)} == {by_status[s] for s in shown}
 
 
+def test_status_tabs_count_the_sellers_own_requests(app, seller, other_seller, seller_client):
+    statuses = [*OPEN, *OPEN, *CLOSED]
+    for status, review_id in zip(statuses, import_reviews(app, [review_line(seller) for _ in statuses])):
+        add_request(app, seller, review_id, status=status)
+    add_request(app, other_seller, import_reviews(app, [review_line(other_seller)])[0])
+
+    body = page_text(seller_client.get("/seller/requests", query_string={"status": "closed"}))
+
+    tabs = re.search(r'<nav class="tabs"[^>]*>(.*?)</nav>', body, re.DOTALL).group(1)
+    counts = dict(re.findall(r'>(\w+) <span class="muted">\((\d+)\)</span>', tabs))
+    assert counts == {"All": str(len(statuses)), "Open": str(2 * len(OPEN)), "Closed": str(len(CLOSED))}
+
+
+def test_an_empty_status_tab_says_which_requests_are_missing(app, seller, seller_client):
+    add_request(app, seller, import_reviews(app, [review_line(seller)])[0], status=RequestStatus.APPROVED)
+
+    empty_tab = page_text(seller_client.get("/seller/requests", query_string={"status": "open"}))
+
+    assert "No open requests" in empty_tab
+    assert "No requests yet" not in empty_tab
+
+
 # --- one request's page --------------------------------------------------------------------------
 
 def test_request_page_shows_the_review_as_it_stood_not_as_reimported(app, seller, seller_client):
