@@ -232,7 +232,6 @@ class _Hit:
     file: Evidence
     other_id: int
     other_request_id: int
-    other_seller_id: int
     kind: str
     distance: int
 
@@ -248,12 +247,14 @@ def _near_band(perceptual_hash: str) -> ColumnElement[bool]:
 
 def _lookups(file: Evidence) -> list[Select]:
     """The file's two indexed lookups: the newest RANKING_POOL files with its SHA-256 in other
-    requests, and the newest CANDIDATE_LIMIT files in its bands' neighbourhood. Narrow columns,
-    and the other request's seller through its primary key; tagged with the file and the kind."""
+    requests, and the newest CANDIDATE_LIMIT files in its bands' neighbourhood. Narrow columns
+    of the files alone, tagged with the file and the kind: most candidates are too far, so their
+    requests' sellers are read only for the pools (a primary-key probe per candidate was most
+    of the statement's time on PostgreSQL)."""
     elsewhere = Evidence.request_id != file.request_id
     columns = (literal(file.id).label("file_id"), Evidence.id, Evidence.request_id,
-               DeletionRequest.seller_id, Evidence.perceptual_hash)
-    joined = select(*columns).join(DeletionRequest, DeletionRequest.id == Evidence.request_id)
+               Evidence.perceptual_hash)
+    joined = select(*columns)
     identical = (joined.add_columns(literal(IDENTICAL).label("kind"))
                  .where(Evidence.sha256 == file.sha256, elsewhere)
                  .order_by(Evidence.id.desc()).limit(RANKING_POOL))
@@ -270,15 +271,14 @@ def _pools(files: list[Evidence]) -> dict[int, list[_Hit]]:
     by_id = {file.id: file for file in files}
     identical: dict[int, list[_Hit]] = {file.id: [] for file in files}
     similar: dict[int, list[_Hit]] = {file.id: [] for file in files}
-    for file_id, other_id, request_id, seller_id, other_hash, kind in db.session.execute(
-            union_all(*lookups)):
+    for file_id, other_id, request_id, other_hash, kind in db.session.execute(union_all(*lookups)):
         file = by_id[file_id]
         if kind == IDENTICAL:
-            identical[file_id].append(_Hit(file, other_id, request_id, seller_id, IDENTICAL, 0))
+            identical[file_id].append(_Hit(file, other_id, request_id, IDENTICAL, 0))
             continue
         distance = hamming_distance(file.perceptual_hash, other_hash)
         if distance <= NEAR_DUPLICATE_DISTANCE:
-            similar[file_id].append(_Hit(file, other_id, request_id, seller_id, SIMILAR, distance))
+            similar[file_id].append(_Hit(file, other_id, request_id, SIMILAR, distance))
     pools = {}
     for file in files:
         near = sorted(similar[file.id], key=lambda hit: (hit.distance, -hit.other_id))
@@ -290,27 +290,26 @@ def _pools(files: list[Evidence]) -> dict[int, list[_Hit]]:
 def evidence_matches(deletion_request: DeletionRequest,
                      files: list[Evidence] | None = None) -> list[EvidenceMatch]:
     """Three statements whatever the files and their matches (two when `files`, the request's
-    evidence, is given): the files, every file's candidates, and the matched files with their
-    requests and sellers."""
+    evidence, is given): the files, every file's candidates, and the pools' files with their
+    requests and sellers (the ranking's tie-break and the page need the seller)."""
     if files is None:
         files = list(db.session.scalars(
             select(Evidence).where(Evidence.request_id == deletion_request.id).order_by(Evidence.id)))
     pools = _pools(files) if files else {}
+    others = {
+        other.id: other
+        for other in db.session.scalars(
+            select(Evidence).where(Evidence.id.in_({hit.other_id for pool in pools.values() for hit in pool}))
+            .options(joinedload(Evidence.request).joinedload(DeletionRequest.seller)))
+    }
 
     def same_seller(hit: _Hit) -> bool:
-        return hit.other_seller_id == deletion_request.seller_id
+        return others[hit.other_id].request.seller_id == deletion_request.seller_id
 
     def rank(hit: _Hit) -> tuple[bool, int, bool, int, int]:
         return (hit.kind != IDENTICAL, hit.distance, same_seller(hit), hit.file.id, -hit.other_id)
 
     hits = sorted((hit for pool in pools.values()
                    for hit in sorted(pool, key=rank)[:MAX_MATCHES_PER_FILE]), key=rank)
-    others = {
-        other.id: other
-        for other in db.session.scalars(
-            select(Evidence).where(Evidence.id.in_({hit.other_id for hit in hits}))
-            # The agent's page names the other request's seller.
-            .options(joinedload(Evidence.request).joinedload(DeletionRequest.seller)))
-    }
     return [EvidenceMatch(hit.file, others[hit.other_id], hit.kind, hit.distance, same_seller(hit))
             for hit in hits]
