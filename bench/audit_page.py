@@ -32,7 +32,7 @@ from moderation_app.extensions import db  # noqa: E402
 from moderation_app.models.audit import AuditEvent  # noqa: E402
 from moderation_app.models.users import Role, User  # noqa: E402
 from moderation_app.services.accounts import create_user  # noqa: E402
-from moderation_app.services.audit.export import filtered_query  # noqa: E402
+from moderation_app.services.audit.export import page_statement  # noqa: E402
 
 MANAGER = "bench-manager@example.com"
 PASSWORD_VARIABLE = "BENCH_PASSWORD"
@@ -61,8 +61,12 @@ def main() -> None:
     middle = last // 2
     cases = [("no filter", {}), ("action=auth.login", {"action": "auth.login"}),
              ("action=request.decided", {"action": "request.decided"}),
-             ("actor=agent7@", {"actor": "agent7@"}), ("request=123457", {"request": "123457"}),
+             ("actor=agent7@", {"actor": "agent7@"}), ("actor=SYSTEM (21 events)", {"actor": "SYSTEM"}),
+             ("actor=nobody (no match)", {"actor": "nobody"}), ("request=123457", {"request": "123457"}),
              ("since/until one day", {"since": "2024-01-05", "until": "2024-01-05"}),
+             ("since/until two days", {"since": "2024-01-03", "until": "2024-01-04"}),
+             ("since only", {"since": "2024-01-03"}), ("until only", {"until": "2024-01-06"}),
+             ("one day + actor=agent7@", {"since": "2024-01-05", "until": "2024-01-05", "actor": "agent7@"}),
              ("no match (action=x)", {"action": "no.such.action"})]
 
     client = app.test_client()
@@ -100,9 +104,10 @@ def explain(app, engine, query: dict[str, str], before: int | None) -> None:
 
     with app.app_context():
         filters, _ = audit_filters_from(query)
-        statement = filtered_query(filters).order_by(AuditEvent.id.desc()).limit(PAGE_SIZE + 1)
-        if before:
-            statement = statement.where(AuditEvent.id < before)
+        statement = page_statement(filters, before, PAGE_SIZE + 1)
+        if statement is None:
+            print("    (no actor matches: no query)")
+            return
         sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
         prefix = "EXPLAIN ANALYZE " if engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
         for row in db.session.execute(text(prefix + sql)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text, event
+from sqlalchemy import BigInteger, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, scoped_session
 
 from moderation_app.database import UTCDateTime
@@ -19,6 +19,10 @@ class AuditEvent(db.Model):
     raced for the same place in the chain collide on the primary key instead of forking it."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        # One actor's events newest first: the viewer's actor filter (migration c5d6e7f8a9b0).
+        Index("ix_audit_events_actor_email_id", "actor_email", "id"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False

@@ -9,11 +9,11 @@ import itertools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, union_all
 from sqlalchemy.orm import Session
 
 from moderation_app.extensions import db
@@ -72,15 +72,22 @@ class AuditFilters:
                 for key, value in asdict(self).items() if value not in (None, "")}
 
 
+def _day_bounds(filters: AuditFilters) -> tuple[datetime | None, datetime | None]:
+    """[start, end) of the date filter; until is inclusive: the whole of that day."""
+    start = datetime.combine(filters.since, time(), UTC) if filters.since else None
+    end = datetime.combine(filters.until + timedelta(days=1), time(), UTC) if filters.until else None
+    return start, end
+
+
 def filtered_query(filters: AuditFilters) -> Select:
     query = select(AuditEvent)
-    if filters.since:
-        query = query.where(AuditEvent.occurred_at >= datetime.combine(filters.since, time(), UTC))
-    if filters.until:  # inclusive: the whole of that day
-        end = datetime.combine(filters.until + timedelta(days=1), time(), UTC)
+    start, end = _day_bounds(filters)
+    if start:
+        query = query.where(AuditEvent.occurred_at >= start)
+    if end:
         query = query.where(AuditEvent.occurred_at < end)
-    if filters.actor:  # part of an address, any case: "ana" finds ana.agent@example.com
-        query = query.where(AuditEvent.actor_email.icontains(filters.actor, autoescape=True))
+    if filters.actor:
+        query = query.where(_actor_matches(AuditEvent.actor_email, filters.actor))
     if filters.action:
         query = query.where(AuditEvent.action == filters.action)
     if filters.request_id is not None:
@@ -88,12 +95,75 @@ def filtered_query(filters: AuditFilters) -> Select:
     return query
 
 
-def page(filters: AuditFilters, before_id: int | None, size: int) -> tuple[list[AuditEvent], int | None]:
-    """Newest first, keyset on id: (events, id to pass as `before` for the next page or None)."""
-    query = filtered_query(filters).order_by(AuditEvent.id.desc()).limit(size + 1)
+def _actor_matches(column: Any, search: str) -> Any:
+    # Part of an address, any case: "ana" finds ana.agent@example.com.
+    return column.icontains(search, autoescape=True)
+
+
+def _distinct_actors(search: str) -> list[str]:
+    """The actors whose address contains the search, by a skip scan of ix_audit_events_actor_email:
+    one probe per distinct actor (52 in the bench's million events), not a read of every event."""
+    actor = AuditEvent.__table__.c.actor_email
+    seen = select(func.min(actor).label("actor")).cte("actors", recursive=True)
+    following = select(func.min(actor)).where(actor > seen.c.actor).scalar_subquery()
+    seen = seen.union_all(select(following).where(seen.c.actor.is_not(None)))
+    return list(db.session.scalars(
+        select(seen.c.actor).where(seen.c.actor.is_not(None), _actor_matches(seen.c.actor, search))))
+
+
+def _page_query(filters: AuditFilters, before_id: int | None, limit: int) -> Select:
+    """The page's query without the actor filter: newest first, walking the primary key down from
+    `before` (or the newest event), within the date filter's ids.
+
+    The dates become an id range by one seek each on ix_audit_events_occurred_at, so a range long
+    before the newest event starts the walk where the range ends instead of walking down to it.
+    Exact because times never go back along the chain (record_event appends under the chain's
+    lock with max(now, the head's time): log.py, _next_event); the time conditions stay as well,
+    so an event outside the dates can never show."""
+    events = AuditEvent.__table__.c
+    query = filtered_query(replace(filters, actor="")).order_by(AuditEvent.id.desc()).limit(limit)
+    start, end = _day_bounds(filters)
+    if start:  # NULL when no event is that late: nothing matches
+        query = query.where(AuditEvent.id >= select(events.id).where(events.occurred_at >= start)
+                            .order_by(events.occurred_at, events.id).limit(1).scalar_subquery())
+    if end:
+        query = query.where(AuditEvent.id <= select(events.id).where(events.occurred_at < end)
+                            .order_by(events.occurred_at.desc(), events.id.desc()).limit(1)
+                            .scalar_subquery())
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
-    events = list(db.session.scalars(query))
+    return query
+
+
+# Beyond this many matching actors, the walk down the primary key with the filter is the better
+# way: so many actors are likely to fill a page quickly, and the union would grow with them.
+MAX_ACTORS_APART = 32
+
+
+def page_statement(filters: AuditFilters, before_id: int | None, limit: int) -> Select | None:
+    """The page's query (None: no actor matches, so nothing can). Runs the actor lookup."""
+    query = _page_query(filters, before_id, limit)
+    if not filters.actor:
+        return query
+    # An actor with few events (or none) would have the walk read the whole log to fill a page.
+    # Instead: the matching actors first, then each one's newest events by the (actor_email, id)
+    # index, at most a page each, merged by id.
+    actors = _distinct_actors(filters.actor)
+    if not actors:
+        return None
+    if len(actors) > MAX_ACTORS_APART:
+        return query.where(AuditEvent.actor_email.in_(actors))
+    per_actor = [query.where(AuditEvent.actor_email == actor)
+                 .with_only_columns(AuditEvent.id).subquery() for actor in actors]
+    ids = union_all(*(select(one.c.id) for one in per_actor)).subquery()
+    return (select(AuditEvent).where(AuditEvent.id.in_(select(ids.c.id)))
+            .order_by(AuditEvent.id.desc()).limit(limit))
+
+
+def page(filters: AuditFilters, before_id: int | None, size: int) -> tuple[list[AuditEvent], int | None]:
+    """Newest first, keyset on id: (events, id to pass as `before` for the next page or None)."""
+    query = page_statement(filters, before_id, size + 1)
+    events = list(db.session.scalars(query)) if query is not None else []
     if len(events) > size:
         return events[:size], events[size - 1].id
     return events, None

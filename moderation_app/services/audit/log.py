@@ -65,12 +65,21 @@ def _lock_chain_head() -> None:
 
 def _chain_head() -> Row | None:
     return db.session.execute(
-        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+        select(AuditEvent.id, AuditEvent.hash, AuditEvent.occurred_at)
+        .order_by(AuditEvent.id.desc()).limit(1)
     ).first()
 
 
 def _next_event(head: Row | None, **columns: Any) -> AuditEvent:
-    event = AuditEvent(id=(head.id + 1) if head else 1, occurred_at=utcnow(),
+    # Times never go back along the chain: a clock stepped back (NTP) or a second app server a
+    # little behind would otherwise give a later id an earlier time. The viewer's date filter
+    # relies on it (it turns dates into an id range: services/audit/export.py, page()). The head
+    # is read under the chain's lock (the advisory lock; on SQLite the primary key refuses an
+    # event built on a stale head), so this event follows the one it was compared with.
+    now = utcnow()
+    if head is not None and head.occurred_at > now:
+        now = head.occurred_at
+    event = AuditEvent(id=(head.id + 1) if head else 1, occurred_at=now,
                        prev_hash=head.hash if head else GENESIS_HASH, **columns)
     event.hash = event_hash(event)
     return event

@@ -226,7 +226,7 @@ def test_an_append_that_read_a_stale_head_tries_again_from_the_new_one(logged, m
         head = real_head()
         if not stale:  # the first read: as if another appender had just moved the head
             stale.append(head)
-            return db.session.execute(select(AuditEvent.id, AuditEvent.hash)
+            return db.session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.occurred_at)
                                       .where(AuditEvent.id == head.id - 1)).first()
         return head
 
@@ -244,7 +244,7 @@ def test_an_append_gives_up_after_a_bounded_number_of_collisions(logged, monkeyp
 
     def always_behind():
         reads.append(1)
-        return db.session.execute(select(AuditEvent.id, AuditEvent.hash)
+        return db.session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.occurred_at)
                                   .where(AuditEvent.id == 3)).first()
 
     monkeypatch.setattr(log_module, "_chain_head", always_behind)
