@@ -15,27 +15,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import statistics
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import event, func, select, text  # noqa: E402 (the root is on the path only from here)
+from sqlalchemy import func, select, text  # noqa: E402 (the root is on the path only from here)
 
-from moderation_app import create_app  # noqa: E402
+from bench.fill import BENCH_MANAGER  # noqa: E402
+from bench.web import StatementCounter, app_on, bench_password, signed_in, time_page  # noqa: E402
 from moderation_app.extensions import db  # noqa: E402
 from moderation_app.models.audit import AuditEvent  # noqa: E402
 from moderation_app.models.users import Role, User  # noqa: E402
 from moderation_app.services.accounts import create_user  # noqa: E402
 from moderation_app.services.audit.export import page_statement  # noqa: E402
 
-MANAGER = "bench-manager@example.com"
-PASSWORD_VARIABLE = "BENCH_PASSWORD"
+MANAGER = BENCH_MANAGER
 PAGE_SIZE = 50
 
 
@@ -45,19 +42,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--explain", action="store_true")
     args = parser.parse_args()
-    password = os.environ.get(PASSWORD_VARIABLE)
-    if not password:
-        sys.exit(f"Set {PASSWORD_VARIABLE}: the bench manager's password.")
-    os.environ.setdefault("SECRET_KEY", "bench-only")
+    password = bench_password()
     os.environ.setdefault("UPLOAD_DIR", "/tmp/bench-audit/uploads")
-    os.environ["DATABASE_URL"] = args.database_url
-    app = create_app({"SESSION_COOKIE_SECURE": False})
+    app = app_on(args.database_url)
     with app.app_context():
         if db.session.scalar(select(func.count()).select_from(User).where(User.email == MANAGER)) == 0:
             create_user(MANAGER, Role.MANAGER, password)
             db.session.commit()
         last = db.session.scalar(select(func.max(AuditEvent.id)))
         engine = db.engine
+        counter = StatementCounter(engine)
     middle = last // 2
     cases = [("no filter", {}), ("action=auth.login", {"action": "auth.login"}),
              ("action=request.decided", {"action": "request.decided"}),
@@ -69,14 +63,7 @@ def main() -> None:
              ("one day + actor=agent7@", {"since": "2024-01-05", "until": "2024-01-05", "actor": "agent7@"}),
              ("no match (action=x)", {"action": "no.such.action"})]
 
-    client = app.test_client()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").get_data(as_text=True))
-    signed = client.post("/login", data={"email": MANAGER, "password": password,
-                                         "csrf_token": token.group(1)})
-    if signed.status_code not in (302, 303):
-        sys.exit(f"{MANAGER} could not sign in ({signed.status_code}): is {PASSWORD_VARIABLE} right?")
-    sent: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda *call: sent.append(call[2]))
+    client = signed_in(app, MANAGER, password)
     print(f"{args.database_url}: {last:,} events, {args.repeat} runs each")
     print("| filter | page | median ms | max ms | statements | rows |")
     print("|---|---|---|---|---|---|")
@@ -84,17 +71,10 @@ def main() -> None:
         for where, before in (("first", None), (f"before={middle:,}", middle)):
             params = {**query, **({"before": before} if before else {})}
             url = "/audit" + ("?" + urlencode(params) if params else "")
-            times = []
-            for _ in range(args.repeat):
-                sent.clear()
-                started = time.perf_counter()
-                response = client.get(url)
-                times.append((time.perf_counter() - started) * 1000)
-                if response.status_code != 200:
-                    sys.exit(f"{url} answered {response.status_code}")
-            rows = response.get_data(as_text=True).split("<tbody>")[-1].count("<tr")
-            print(f"| {label} | {where} | {statistics.median(times):.1f} | {max(times):.1f} | "
-                  f"{len(sent)} | {rows} |", flush=True)
+            timing = time_page(client, counter, url, args.repeat)
+            rows = client.get(url).get_data(as_text=True).split("<tbody>")[-1].count("<tr")
+            print(f"| {label} | {where} | {timing.median_ms:.1f} | {timing.max_ms:.1f} | "
+                  f"{timing.statements} | {rows} |", flush=True)
             if args.explain:
                 explain(app, engine, query, before)
 

@@ -13,8 +13,6 @@ alone (the service call, one statement).
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import statistics
 import sys
 import time
@@ -23,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import event, func, select  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
-from bench.fill import BENCH_SELLER, PASSWORD_VARIABLE  # noqa: E402
-from moderation_app import create_app  # noqa: E402
+from bench.fill import BENCH_SELLER  # noqa: E402
+from bench.web import StatementCounter, app_on, bench_password, signed_in, time_page  # noqa: E402
 from moderation_app.extensions import db  # noqa: E402
 from moderation_app.models import DeletionRequest, Review, User  # noqa: E402
 from moderation_app.models.marketplace import Offer  # noqa: E402
@@ -48,12 +46,8 @@ def main() -> None:
     parser.add_argument("--database-url", required=True, help="a database bench/fill.py filled")
     parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()
-    password = os.environ.get(PASSWORD_VARIABLE)
-    if not password:
-        sys.exit(f"Set {PASSWORD_VARIABLE} to the password bench/fill.py was given.")
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ["DATABASE_URL"] = args.database_url
-    app = create_app({"SESSION_COOKIE_SECURE": False})
+    password = bench_password()
+    app = app_on(args.database_url)
     with app.app_context():
         seller_id = db.session.scalar(select(User.id).where(User.email == BENCH_SELLER))
         reviews = db.session.scalar(select(func.count()).select_from(Review).where(Review.seller_id == seller_id))
@@ -63,7 +57,7 @@ def main() -> None:
         request_middle = middle_cursor(DeletionRequest, DeletionRequest.submitted_at, seller_id)
         offer = db.session.scalar(select(Offer.external_id).where(Offer.seller_id == seller_id)
                                   .order_by(Offer.id).limit(1))
-        engine = db.engine
+        counter = StatementCounter(db.engine)
     print(f"{BENCH_SELLER}: {reviews:,} reviews, {requests:,} requests; median of {args.repeat}")
     pages = {
         "reviews, first page": "/seller/reviews",
@@ -85,35 +79,23 @@ def main() -> None:
         "requests open, last": "/seller/requests?status=open&page=last",
         "requests closed, middle": f"/seller/requests?status=closed&after={request_middle}",
     }
-    client = app.test_client()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").get_data(as_text=True))
-    signed = client.post("/login", data={"email": BENCH_SELLER, "password": password,
-                                         "csrf_token": token.group(1)})
-    if signed.status_code not in (302, 303):
-        sys.exit(f"{BENCH_SELLER} could not sign in ({signed.status_code}): is {PASSWORD_VARIABLE} right?")
-    sent: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda *call: sent.append(call[2]))
+    client = signed_in(app, BENCH_SELLER, password)
     print(f"{'page':<30}{'median ms':>10}{'max ms':>10}{'statements':>12}{'rows':>6}")
     for label, url in pages.items():
-        times = []
-        for _ in range(args.repeat):
-            sent.clear()
-            started = time.perf_counter()
-            response = client.get(url)
-            times.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                sys.exit(f"{url} answered {response.status_code}")
-        rows = response.get_data(as_text=True).count("<tr") - 1  # less the header row
-        print(f"{label:<30}{statistics.median(times):>10.1f}{max(times):>10.1f}{len(sent):>12}{max(rows, 0):>6}")
+        timing = time_page(client, counter, url, args.repeat)
+        rows = client.get(url).get_data(as_text=True).count("<tr") - 1  # less the header row
+        print(f"{label:<30}{timing.median_ms:>10.1f}{timing.max_ms:>10.1f}{timing.statements:>12}"
+              f"{max(rows, 0):>6}")
     times = []
     with app.app_context():
         for _ in range(args.repeat):
-            sent.clear()
+            counter.sent = 0
             started = time.perf_counter()
             seller_rating(seller_id)
             times.append((time.perf_counter() - started) * 1000)
             db.session.rollback()
-    print(f"{'the rating (service call)':<30}{statistics.median(times):>10.1f}{max(times):>10.1f}{len(sent):>12}")
+    print(f"{'the rating (service call)':<30}{statistics.median(times):>10.1f}{max(times):>10.1f}"
+          f"{counter.sent:>12}")
 
 
 if __name__ == "__main__":
