@@ -106,9 +106,8 @@ def stage(session: Session, table: Table, rows: Iterable[Sequence[Any]]) -> None
                       .bind_processor(connection.dialect)) is not None]
     if processors:
         rows = (_processed(row, processors) for row in rows)
-    marks = ", ".join("?" for _ in table.columns)
-    connection.connection.driver_connection.executemany(
-        f"INSERT INTO {table.name} VALUES ({marks})", rows)
+    insert = str(table.insert().compile(dialect=connection.dialect))  # positional "?" marks
+    connection.connection.driver_connection.executemany(insert, rows)
 
 
 def _processed(row: Sequence[Any], processors: list[tuple[int, Any]]) -> list[Any]:
