@@ -48,7 +48,7 @@ ACCOUNTS = {"agent": BENCH_AGENT, "seller": BENCH_SELLER, "manager": BENCH_MANAG
 def measure(url: str, password: str, repeat: int) -> tuple[int, dict[str, Timing]]:
     from moderation_app.extensions import db
     from moderation_app.models.requests import DeletionRequest, RequestStatus
-    from moderation_app.services.queue.listing import encode_cursor
+    from moderation_app.services.keyset import encode_cursor
 
     app = app_on(url)
     with app.app_context():

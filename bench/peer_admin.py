@@ -75,7 +75,7 @@ def main() -> None:
 
     from moderation_app.extensions import db
     from moderation_app.models.requests import DeletionRequest, RequestStatus
-    from moderation_app.services.queue.listing import encode_cursor
+    from moderation_app.services.keyset import encode_cursor
 
     with app.app_context():
         # Setup only: where the desk's deep page starts, found once by counting.

@@ -76,11 +76,10 @@ def run(args: argparse.Namespace, app) -> None:
     from moderation_app.extensions import db
     from moderation_app.models.requests import DeletionRequest, Reason, RequestStatus
     from moderation_app.models.users import Role, User
+    from moderation_app.services.keyset import decode_cursor, encode_cursor
     from moderation_app.services.queue.listing import (
         QueueFilters,
         counts_by_reason,
-        decode_cursor,
-        encode_cursor,
         queue_page,
         rows_query,
         sort_column,
@@ -170,7 +169,8 @@ def run(args: argparse.Namespace, app) -> None:
 def explain(db, dialect: str, filters, viewer, cursor, page_size: int, now: datetime) -> None:
     from sqlalchemy import text
 
-    from moderation_app.services.queue.listing import decode_cursor, rows_query
+    from moderation_app.services.keyset import decode_cursor
+    from moderation_app.services.queue.listing import rows_query
 
     statement = rows_query(filters, viewer, decode_cursor(cursor), page_size + 1, now)
     sql = str(statement.compile(db.engine, compile_kwargs={"literal_binds": True}))

@@ -24,6 +24,7 @@ from bench.web import StatementCounter, app_on, bench_password, signed_in, time_
 from moderation_app.extensions import db  # noqa: E402
 from moderation_app.models import DeletionRequest, RequestStatus  # noqa: E402
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True, help="a database bench/fill.py filled")

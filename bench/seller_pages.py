@@ -29,7 +29,7 @@ from moderation_app.extensions import db  # noqa: E402
 from moderation_app.models import DeletionRequest, Review, User  # noqa: E402
 from moderation_app.models.marketplace import Offer  # noqa: E402
 from moderation_app.services.marketplace.ratings import seller_rating  # noqa: E402
-from moderation_app.services.queue.listing import encode_cursor  # noqa: E402
+from moderation_app.services.keyset import encode_cursor  # noqa: E402
 
 
 def middle_cursor(model, moment, seller_id: int) -> str:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from moderation_app.services.keyset import Position, Start
-from moderation_app.services.queue.listing import decode_cursor
+from moderation_app.services.keyset import Position, Start, decode_cursor
 
 # Old numbered links are an OFFSET, so only the first pages are honoured: 40 pages of 25 is a
 # thousand rows skipped along the index, about a millisecond. A deeper number opens the newest

@@ -1,8 +1,8 @@
 """Lists newest first in keyset pages: a page resumes after (or before) a row's (time, id) instead of
 counting the rows above it, so the last page of half a million costs what the first does.
 
-A `Position` says where a page starts: the newest rows, the rows older or newer than a cursor (the
-cursor of services/queue/listing.py: a time and an id, opaque to the browser), the oldest rows, or
+A `Position` says where a page starts: the newest rows, the rows older or newer than a cursor (a
+time and an id, opaque to the browser; the staff queue's pages use the same), the oldest rows, or
 an old page number (links written before the keyset pages: an OFFSET, bounded by the caller). The
 query given must already narrow the list to what the viewer may read: a cursor only says where to
 resume, so a forged one can move the page but never widen it.
@@ -10,16 +10,51 @@ resume, so a forged one can move the page but never widen it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from moderation_app.database import MAX_ROW_ID
 from moderation_app.extensions import db
-from moderation_app.services.queue.listing import encode_cursor
+
+# A cursor is a timestamp and an id; anything much longer is not one of ours.
+MAX_CURSOR_LENGTH = 128
+
+
+# --- cursor ------------------------------------------------------------------------------------
+
+def encode_cursor(moment: datetime, row_id: int) -> str:
+    """The position after a row, opaque to the browser: urlsafe base64 of "iso-time|id"."""
+    raw = f"{moment.astimezone(UTC).isoformat()}|{row_id}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
+    """The position encode_cursor wrote, or None for anything else (which means: first page).
+    Not signed: a cursor grants nothing, it only says where a list the viewer may read resumes."""
+    if not raw or len(raw) > MAX_CURSOR_LENGTH:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
+        moment_text, id_text = text.split("|")
+        if not id_text.isdigit():  # no sign, no spaces, no underscores
+            return None
+        row_id = int(id_text)
+        moment = datetime.fromisoformat(moment_text)
+        if moment.tzinfo is None:
+            return None
+        moment = moment.astimezone(UTC)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+        return None
+    if not 0 < row_id <= MAX_ROW_ID:
+        return None
+    return moment, row_id
 
 
 class Start(Enum):

@@ -9,7 +9,8 @@ from moderation_app.database import utcnow
 from moderation_app.models.requests import Reason
 from moderation_app.models.users import STAFF_ROLES
 from moderation_app.permissions import role_required
-from moderation_app.services.queue.listing import QUEUE_TABS, decode_cursor, queue_page
+from moderation_app.services.keyset import decode_cursor
+from moderation_app.services.queue.listing import QUEUE_TABS, queue_page
 from moderation_app.settings import page_size, response_target
 from moderation_app.staff.queue_filters import queue_args, queue_filters_from
 

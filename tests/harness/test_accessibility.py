@@ -17,7 +17,7 @@ from moderation_app.extensions import db
 from moderation_app.models import DeletionRequest, Notification, RequestStatus, Review
 from moderation_app.models.users import Role
 from moderation_app.services.accounts import find_user, invite
-from moderation_app.services.queue.listing import encode_cursor
+from moderation_app.services.keyset import encode_cursor
 from moderation_app.settings import evidence_store
 from tests.helpers.browser import BROWSER_MARKS, blocking
 from tests.helpers.database import app_on_test_database

@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 from moderation_app.extensions import db
 from moderation_app.models import DeletionRequest, RequestMessage, RequestStatus
 from moderation_app.models.requests import Reason
-from moderation_app.services.queue.listing import encode_cursor
+from moderation_app.services.keyset import encode_cursor
 from moderation_app.services.requests.decisions import NEW_STATUS, Decision
 from tests.helpers.accounts import PASSWORD
 from tests.helpers.clients import FormClient

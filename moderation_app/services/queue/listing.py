@@ -18,21 +18,19 @@ waited on the seller since the question, and is never overdue.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import aliased, contains_eager, defer
 
-from moderation_app.database import MAX_ROW_ID
 from moderation_app.extensions import db
 from moderation_app.models.evidence import Evidence
 from moderation_app.models.requests import FINAL_STATUSES, DeletionRequest, Reason, RequestStatus
 from moderation_app.models.users import User
 from moderation_app.services.counters import counts as request_counts
+from moderation_app.services.keyset import decode_cursor, encode_cursor
 
 ASSIGNEE_CHOICES = ("any", "me", "unassigned")
 DEFAULT_STATUS = RequestStatus.SUBMITTED
@@ -42,8 +40,6 @@ QUEUE_TABS = (RequestStatus.SUBMITTED, RequestStatus.NEEDS_INFO, RequestStatus.A
               RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.WITHDRAWN)
 # Statuses waiting on the desk, whose age can pass the response target.
 AGENTS_COURT = frozenset({RequestStatus.SUBMITTED, RequestStatus.APPEALED})
-# A cursor is a timestamp and an id; anything much longer is not one of ours.
-MAX_CURSOR_LENGTH = 128
 
 
 # --- filters -----------------------------------------------------------------------------------
@@ -70,34 +66,6 @@ class QueueFilters:
         return self.status in FINAL_STATUSES
 
 
-# --- cursor ------------------------------------------------------------------------------------
-
-def encode_cursor(submitted_at: datetime, request_id: int) -> str:
-    """The position after a row, opaque to the browser: urlsafe base64 of "iso-time|id"."""
-    raw = f"{submitted_at.astimezone(UTC).isoformat()}|{request_id}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
-    """The position encode_cursor wrote, or None for anything else (which means: first page).
-    Not signed: a cursor grants nothing, it only says where a list the viewer may read resumes."""
-    if not raw or len(raw) > MAX_CURSOR_LENGTH:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
-        moment_text, id_text = text.split("|")
-        if not id_text.isdigit():  # no sign, no spaces, no underscores
-            return None
-        request_id = int(id_text)
-        moment = datetime.fromisoformat(moment_text)
-        if moment.tzinfo is None:
-            return None
-        moment = moment.astimezone(UTC)
-    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
-        return None
-    if not 0 < request_id <= MAX_ROW_ID:
-        return None
-    return moment, request_id
 
 
 # --- the page ----------------------------------------------------------------------------------

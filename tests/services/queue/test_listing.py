@@ -17,7 +17,8 @@ from sqlalchemy import event
 from moderation_app.extensions import db
 from moderation_app.models.requests import DeletionRequest, RequestStatus
 from moderation_app.models.users import Role, User
-from moderation_app.services.queue.listing import QueueFilters, decode_cursor, encode_cursor, queue_page
+from moderation_app.services.keyset import decode_cursor, encode_cursor
+from moderation_app.services.queue.listing import QueueFilters, queue_page
 from tests.helpers.accounts import make_user
 from tests.helpers.queue import BAD_CURSORS, queued_request
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from moderation_app.services.queue.listing import encode_cursor
+from moderation_app.services.keyset import encode_cursor
 from tests.helpers.clients import page_text
 from tests.helpers.marketplace import import_reviews, review_line
 from tests.helpers.pages import pager_label, pager_links
