@@ -2,7 +2,7 @@
 
     BENCH_PASSWORD=... .venv/bin/python bench/fill.py --database-url URL_1K --requests 1000
     BENCH_PASSWORD=... .venv/bin/python bench/fill.py --database-url URL_100K --requests 100000
-    BENCH_PASSWORD=... .venv/bin/python bench/growth.py URL_1K URL_100K URL_1M [--repeat 9]
+    BENCH_PASSWORD=... .venv/bin/python bench/growth.py URL_1K URL_100K URL_1M [--repeat 9] [--only TEXT]
 
 Each database was filled by bench/fill.py (the same mix at each size). For each, signs in the bench
 agent, seller and manager through the login form and times every page through Flask's test client
@@ -45,7 +45,7 @@ PAGES = [
 ACCOUNTS = {"agent": BENCH_AGENT, "seller": BENCH_SELLER, "manager": BENCH_MANAGER}
 
 
-def measure(url: str, password: str, repeat: int) -> tuple[int, dict[str, Timing]]:
+def measure(url: str, password: str, repeat: int, only: str = "") -> tuple[int, dict[str, Timing]]:
     from moderation_app.extensions import db
     from moderation_app.models.requests import DeletionRequest, RequestStatus
     from moderation_app.services.keyset import encode_cursor
@@ -69,7 +69,7 @@ def measure(url: str, password: str, repeat: int) -> tuple[int, dict[str, Timing
     values = {"deep": encode_cursor(moment, half_way), "request": newest, "appeal": appeal}
     timings = {}
     for who, label, path in PAGES:
-        if "{appeal}" in path and appeal is None:
+        if ("{appeal}" in path and appeal is None) or only not in label:
             continue
         timings[label] = time_page(clients[who], counter, path.format(**values), repeat)
     return size, timings
@@ -79,9 +79,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("database_urls", nargs="+", help="databases bench/fill.py filled, smallest first")
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--only", default="", help="time only the pages whose label contains this")
     args = parser.parse_args()
     password = bench_password()
-    results = [measure(url, password, args.repeat) for url in args.database_urls]
+    results = [measure(url, password, args.repeat, args.only) for url in args.database_urls]
     sizes = [f"{size:,}" for size, _ in results]
     print("median ms at each size (requests), ratio of the largest to the smallest, statements at each size")
     print(f"{'page':<32}" + "".join(f"{size:>12}" for size in sizes) + f"{'ratio':>8}  statements")

@@ -1,4 +1,5 @@
-"""`flask --app wsgi counters rebuild|check`: the request counters the queue reads."""
+"""`flask --app wsgi counters rebuild|check`: the request counters the queue reads, the sellers'
+rating totals and the dashboard's day rollups."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ counters_cli = AppGroup("counters", help="Look after the request counters the qu
 
 
 def _report(found: Drift) -> None:
-    for label, rows in (("desk", found.desk), ("seller", found.sellers), ("rating", found.ratings)):
+    for label, rows in (("desk", found.desk), ("seller", found.sellers), ("rating", found.ratings),
+                        ("seller day", found.seller_days), ("agent day", found.agent_days)):
         for key, (kept, counted) in sorted(rows.items(), key=lambda item: tuple(map(str, item[0]))):
             click.echo(f"{label} {'/'.join(map(str, key))}: kept {kept}, counted {counted}")
 
@@ -27,7 +29,8 @@ def counters_rebuild() -> None:
     _report(found)
     click.echo("counters were exact; rebuilt" if found.exact else
                f"corrected {len(found.desk)} desk and {len(found.sellers)} seller counters, "
-               f"{len(found.ratings)} seller ratings")
+               f"{len(found.ratings)} seller ratings, "
+               f"{len(found.seller_days) + len(found.agent_days)} dashboard day rows")
 
 
 @counters_cli.command("check")

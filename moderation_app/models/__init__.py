@@ -1,7 +1,13 @@
 """All models, imported here so Alembic and the app see one complete metadata."""
 
 from moderation_app.models.audit import AuditEvent
-from moderation_app.models.counters import RequestCount, SellerRatingTotals, SellerRequestCount
+from moderation_app.models.counters import (
+    AgentDayDecisions,
+    RequestCount,
+    SellerDayRequests,
+    SellerRatingTotals,
+    SellerRequestCount,
+)
 from moderation_app.models.evidence import Evidence
 from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, Review
 from moderation_app.models.notifications import Notification, NotificationKind, NotificationStatus
@@ -16,8 +22,8 @@ from moderation_app.models.requests import (
 from moderation_app.models.users import Role, User
 
 __all__ = [
-    "AuditEvent", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Notification",
+    "AgentDayDecisions", "AuditEvent", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Notification",
     "NotificationKind", "NotificationStatus", "Offer", "Order",
     "OrderStatus", "Reason", "ReplyTemplate", "RequestCount", "RequestMessage", "RequestStatus", "Review",
-    "Role", "SellerRatingTotals", "SellerRequestCount", "User",
+    "Role", "SellerDayRequests", "SellerRatingTotals", "SellerRequestCount", "User",
 ]

@@ -13,7 +13,9 @@ must create them again (tests/services/test_counters.py fails if a trigger is mi
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from datetime import date
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moderation_app.extensions import db
@@ -47,3 +49,30 @@ class SellerRatingTotals(db.Model):
     fulfillment: Mapped[int] = mapped_column(BigInteger, default=0)
     start_time: Mapped[int] = mapped_column(BigInteger, default=0)
     communication: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SellerDayRequests(db.Model):
+    """Requests submitted on one UTC day to one seller, per status as it stands now: the
+    dashboard's flow and top sellers for any period of whole days (migration d6e7f8a9b0c1, kept by
+    triggers on deletion_requests like the counters above)."""
+
+    __tablename__ = "seller_day_requests"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AgentDayDecisions(db.Model):
+    """Decisions one agent made on one UTC day, per reason and kind; `timed` of them have a claim
+    time. Kept by triggers on decisions (migration d6e7f8a9b0c1)."""
+
+    __tablename__ = "agent_day_decisions"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    decisions: Mapped[int] = mapped_column(Integer, default=0)
+    timed: Mapped[int] = mapped_column(Integer, default=0)

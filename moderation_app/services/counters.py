@@ -1,6 +1,7 @@
 """Deletion requests counted per (status, reason), for the desk and per seller, from the counter
 tables the database keeps (models/counters.py): a handful of rows instead of a million. (The
-sellers' rating totals, kept the same way, are read by services/marketplace/ratings.py.)
+sellers' rating totals, kept the same way, are read by services/marketplace/ratings.py; the
+dashboard's day rollups by services/dashboard/rollups.py.)
 
 `rebuild()` recounts them from deletion_requests, for `flask --app wsgi counters rebuild` after a
 restore or any write made with the triggers disabled; `drift()` says what a rebuild would change.
@@ -8,14 +9,22 @@ restore or any write made with the triggers disabled; `drift()` says what a rebu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, select, text
+from sqlalchemy import ColumnElement, Date, Select, delete, func, insert, select, text
 
 from moderation_app.extensions import db
-from moderation_app.models.counters import RequestCount, SellerRatingTotals, SellerRequestCount
+from moderation_app.models.counters import (
+    AgentDayDecisions,
+    RequestCount,
+    SellerDayRequests,
+    SellerRatingTotals,
+    SellerRequestCount,
+)
 from moderation_app.models.marketplace import Review
-from moderation_app.models.requests import DeletionRequest, Reason, RequestStatus
+from moderation_app.models.requests import DecisionRecord, DeletionRequest, Reason, RequestStatus
 from moderation_app.services.audit.log import record_event
 
 Key = tuple[RequestStatus, Reason]
@@ -57,6 +66,41 @@ def _kept(table: type[RequestCount] | type[SellerRequestCount], *keys: str) -> d
             if row[-1]}
 
 
+def _day(column: ColumnElement) -> ColumnElement:
+    """The UTC day of a time column, as the rollups' triggers compute it."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.timezone("UTC", column).cast(Date)
+    return func.date(column)
+
+
+def _day_request_totals() -> Select:
+    request = DeletionRequest
+    day = _day(request.submitted_at).label("day")
+    return (select(day, request.seller_id, request.status, func.count())
+            .group_by(day, request.seller_id, request.status))
+
+
+def _day_decision_totals() -> Select:
+    record = DecisionRecord
+    day = _day(record.decided_at).label("day")
+    return (select(day, record.agent_id, record.reason, record.decision, func.count(),
+                   func.count(record.seconds_since_claim))
+            .group_by(day, record.agent_id, record.reason, record.decision))
+
+
+def _rows(query: Select, keys: int) -> dict[tuple, tuple]:
+    """key -> values of each row whose values are not all zero; days as ISO text (SQLite's
+    date() gives text, the rollups' Date columns dates), enums as their values."""
+    found = {}
+    for row in db.session.execute(query):
+        key = tuple(value.isoformat() if isinstance(value, date)
+                    else value.value if isinstance(value, Enum) else value for value in row[:keys])
+        values = tuple(int(value) for value in row[keys:])
+        if any(values):
+            found[key] = values
+    return found
+
+
 @dataclass(frozen=True)
 class Drift:
     """Counter rows whose kept value differs from a fresh count: key -> (kept, counted)."""
@@ -65,10 +109,15 @@ class Drift:
     sellers: dict[tuple, tuple[int, int]]
     # seller_id -> (kept, counted), each (visible reviews, fulfillment, start time, communication)
     ratings: dict[tuple, tuple[tuple, tuple]]
+    # (day, seller, status) -> (kept, counted) requests; (day, agent, reason, decision) ->
+    # (kept, counted), each (decisions, timed)
+    seller_days: dict[tuple, tuple] = field(default_factory=dict)
+    agent_days: dict[tuple, tuple] = field(default_factory=dict)
 
     @property
     def exact(self) -> bool:
-        return not self.desk and not self.sellers and not self.ratings
+        return not (self.desk or self.sellers or self.ratings or self.seller_days
+                    or self.agent_days)
 
 
 def _differences(kept: dict, counted: dict, zero: object = 0) -> dict:
@@ -99,14 +148,24 @@ def drift() -> Drift:
                           _fresh(request.status, request.reason)),
         sellers=_differences(_kept(SellerRequestCount, "seller_id", "status", "reason"),
                              _fresh(request.seller_id, request.status, request.reason)),
-        ratings=_differences(_kept_ratings(), _counted_ratings(), _RATING_ZERO))
+        ratings=_differences(_kept_ratings(), _counted_ratings(), _RATING_ZERO),
+        seller_days=_differences(
+            _rows(select(SellerDayRequests.day, SellerDayRequests.seller_id,
+                         SellerDayRequests.status, SellerDayRequests.requests), 3),
+            _rows(_day_request_totals(), 3), (0,)),
+        agent_days=_differences(
+            _rows(select(AgentDayDecisions.day, AgentDayDecisions.agent_id, AgentDayDecisions.reason,
+                         AgentDayDecisions.decision, AgentDayDecisions.decisions,
+                         AgentDayDecisions.timed), 4),
+            _rows(_day_decision_totals(), 4), (0, 0)))
 
 
 def _hold_writers() -> None:
     """PostgreSQL: no request or review changes until commit, so the recount is the truth when it
     lands."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("LOCK TABLE deletion_requests, reviews IN SHARE ROW EXCLUSIVE MODE"))
+        db.session.execute(text(
+            "LOCK TABLE deletion_requests, reviews, decisions IN SHARE ROW EXCLUSIVE MODE"))
 
 
 def rebuild() -> Drift:
@@ -126,7 +185,14 @@ def rebuild() -> Drift:
     db.session.execute(delete(SellerRatingTotals))
     db.session.execute(insert(SellerRatingTotals).from_select(
         ["seller_id", "reviews", "fulfillment", "start_time", "communication"], _rating_totals()))
+    db.session.execute(delete(SellerDayRequests))
+    db.session.execute(insert(SellerDayRequests).from_select(
+        ["day", "seller_id", "status", "requests"], _day_request_totals()))
+    db.session.execute(delete(AgentDayDecisions))
+    db.session.execute(insert(AgentDayDecisions).from_select(
+        ["day", "agent_id", "reason", "decision", "decisions", "timed"], _day_decision_totals()))
     record_event("counters.rebuilt", details={
         "desk_rows_corrected": len(found.desk), "seller_rows_corrected": len(found.sellers),
-        "ratings_corrected": len(found.ratings)})
+        "ratings_corrected": len(found.ratings),
+        "day_rows_corrected": len(found.seller_days) + len(found.agent_days)})
     return found

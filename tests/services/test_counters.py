@@ -6,13 +6,21 @@ audited."""
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
 from moderation_app.extensions import db
+from moderation_app.database import utcnow
 from moderation_app.models import DeletionRequest, Reason, RequestStatus
-from moderation_app.models.counters import RequestCount, SellerRequestCount
+from moderation_app.models.counters import (
+    AgentDayDecisions,
+    RequestCount,
+    SellerDayRequests,
+    SellerRequestCount,
+)
+from moderation_app.models.requests import Decision, DecisionRecord
 from moderation_app.models.marketplace import Review
 from moderation_app.services.counters import counts, drift
 from moderation_app.services.marketplace.ratings import rounded_mean, seller_rating
@@ -23,6 +31,7 @@ from tests.helpers.stored import audit_details
 
 STATUSES = list(RequestStatus)
 REASONS = list(Reason)
+DECISIONS = list(Decision)
 
 
 def fresh(app, *keys):
@@ -82,7 +91,7 @@ def test_any_sequence_of_writes_leaves_every_counter_equal_to_a_fresh_count(app,
     sellers = [seller, other_seller]
     ids: list[int] = []
     for step in range(60):
-        operation = rng.choice(["insert", "orm", "core", "raw", "reseller", "delete", "noop"])
+        operation = rng.choice(["insert", "orm", "core", "raw", "reseller", "redate", "delete", "noop"])
         if operation == "insert" or not ids:  # its own review: one open request per review
             person = rng.choice(sellers)
             ids.append(add_request(app, person, add_review(app, person),
@@ -102,6 +111,9 @@ def test_any_sequence_of_writes_leaves_every_counter_equal_to_a_fresh_count(app,
             elif operation == "reseller":
                 db.session.execute(update(DeletionRequest).where(DeletionRequest.id == rng.choice(ids))
                                    .values(seller_id=rng.choice(sellers).id))
+            elif operation == "redate":  # another UTC day, as the demo's back-dating does
+                db.session.execute(update(DeletionRequest).where(DeletionRequest.id == rng.choice(ids))
+                                   .values(submitted_at=utcnow() - timedelta(hours=rng.randrange(200))))
             elif operation == "delete":
                 gone = ids.pop(rng.randrange(len(ids)))
                 db.session.execute(delete(DeletionRequest).where(DeletionRequest.id == gone))
@@ -117,6 +129,57 @@ def test_any_sequence_of_writes_leaves_every_counter_equal_to_a_fresh_count(app,
     assert_exact(app)
 
 
+@pytest.mark.parametrize("seed", [6, 7])
+def test_the_agents_day_rollup_follows_any_sequence_of_decision_writes(app, seller, agent, manager,
+                                                                       seed):
+    """The dashboard reads decisions per (UTC day, agent, reason, decision) from the rollup, and
+    how many of them have a claim time: inserts, edits of every column it keys or counts on, and
+    deletes, committed or rolled back, leave it equal to a fresh count."""
+    rng = random.Random(seed)
+    request_id = add_request(app, seller, add_review(app, seller))
+    agents, ids = [agent.id, manager.id], []
+    for step in range(50):
+        operation = rng.choice(["insert", "insert", "edit", "delete"]) if ids else "insert"
+        with app.app_context():
+            if operation == "insert":
+                decided = utcnow() - timedelta(hours=rng.randrange(100))
+                record = DecisionRecord(
+                    request_id=request_id, agent_id=rng.choice(agents), decision=rng.choice(DECISIONS),
+                    reason=rng.choice(REASONS), submitted_at=decided - timedelta(hours=2),
+                    claimed_at=None, decided_at=decided, seconds_since_submission=7200,
+                    seconds_since_claim=rng.choice([None, 60]))
+                db.session.add(record)
+                db.session.flush()
+                ids.append(record.id)
+            elif operation == "edit":
+                column, value = rng.choice([
+                    ("decided_at", utcnow() - timedelta(hours=rng.randrange(100))),
+                    ("agent_id", rng.choice(agents)), ("reason", rng.choice(REASONS)),
+                    ("decision", rng.choice(DECISIONS)), ("seconds_since_claim", rng.choice([None, 5])),
+                    ("seconds_since_submission", rng.randrange(9000))])
+                db.session.execute(update(DecisionRecord)
+                                   .where(DecisionRecord.id.in_(rng.sample(ids, min(2, len(ids)))))
+                                   .values({column: value}))
+            else:
+                gone = rng.choice(ids)
+                db.session.execute(delete(DecisionRecord).where(DecisionRecord.id == gone))
+            if rng.random() < .15:
+                db.session.rollback()
+                if operation == "insert":
+                    ids.pop()
+            else:
+                db.session.commit()
+                if operation == "delete":
+                    ids.remove(gone)
+        if step % 10 == 9:
+            with app.app_context():
+                assert drift().agent_days == {}
+    with app.app_context():
+        assert drift().exact
+        kept = db.session.scalar(select(func.sum(AgentDayDecisions.decisions)))
+        assert kept == db.session.scalar(select(func.count()).select_from(DecisionRecord)) == len(ids)
+
+
 def test_check_finds_drift_and_rebuild_repairs_it_audited(app, seller, runner):
     for reason in (Reason.BLACKMAIL, Reason.BLACKMAIL, Reason.WRONG_OFFER):
         add_request(app, seller, add_review(app, seller), reason=reason)
@@ -124,21 +187,26 @@ def test_check_finds_drift_and_rebuild_repairs_it_audited(app, seller, runner):
         db.session.execute(update(RequestCount).where(RequestCount.reason == "blackmail")
                            .values(requests=7))
         db.session.execute(delete(SellerRequestCount).where(SellerRequestCount.reason == "wrong_offer"))
+        db.session.execute(update(SellerDayRequests).values(requests=SellerDayRequests.requests + 1))
         db.session.commit()
 
     checked = runner.invoke(args=["counters", "check"])
     assert checked.exit_code == 1
     assert "desk submitted/blackmail: kept 7, counted 2" in checked.output
     assert f"seller {seller.id}/submitted/wrong_offer: kept 0, counted 1" in checked.output
+    today = utcnow().date().isoformat()
+    assert f"seller day {today}/{seller.id}/submitted: kept (4,), counted (3,)" in checked.output
     assert audit_details(app, "counters.rebuilt") == []  # checking changes nothing
 
     rebuilt = runner.invoke(args=["counters", "rebuild"])
     assert rebuilt.exit_code == 0, rebuilt.output
-    assert "corrected 1 desk and 1 seller counters, 0 seller ratings" in rebuilt.output
+    assert ("corrected 1 desk and 1 seller counters, 0 seller ratings, 1 dashboard day rows"
+            in rebuilt.output)
     assert_exact(app)
     assert audit_details(app, "counters.rebuilt") == [{"desk_rows_corrected": 1,
                                                       "seller_rows_corrected": 1,
-                                                      "ratings_corrected": 0}]
+                                                      "ratings_corrected": 0,
+                                                      "day_rows_corrected": 1}]
     again = runner.invoke(args=["counters", "check"])
     assert (again.exit_code, again.output.strip()) == (0, "counters exact")
 

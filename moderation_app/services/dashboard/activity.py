@@ -1,25 +1,20 @@
 """What happened in the period: requests submitted and final decisions per UTC day, outcomes by
 reason, and the time from submission to final decision. Final decisions are approve and reject
-(request_info leaves the request open); they are read from the decisions table, optionally only
-one agent's, through decisions.py's tally and ranks (shared with the per-agent figures). Requests
-and final decisions per day are one statement of index range counts (see flow)."""
+(request_info leaves the request open); they are read from the decisions table and its day
+rollup, optionally only one agent's, through decisions.py's tally and ranks (shared with the
+per-agent figures). Requests and final decisions per day are one statement over the day rollups
+(see flow)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date
 
-from sqlalchemy import Integer, func, literal, select, union_all
+from sqlalchemy import func, literal, select, union_all
 
-from moderation_app.database import UTCDateTime
 from moderation_app.extensions import db
-from moderation_app.models.requests import (
-    FINAL_DECISIONS,
-    Decision,
-    DecisionRecord,
-    DeletionRequest,
-    Reason,
-)
+from moderation_app.models.counters import AgentDayDecisions, SellerDayRequests
+from moderation_app.models.requests import FINAL_DECISIONS, Decision, Reason
 from moderation_app.services.dashboard.decisions import (
     Tally,
     percentile,
@@ -61,34 +56,25 @@ def approval_rate(approved: int, rejected: int) -> float | None:
 
 
 def flow(period: Period, agent_id: int | None = None) -> list[FlowDay]:
-    """One entry per day of the period, days without anything included as zeros.
-
-    Counted day by day, each an index range counted without reading a row: both databases count
-    a range of an index several times faster than they group the same rows by their day, which
-    sorts them (40,000 requests in 30 days, CPU time: grouped 12 ms on SQLite and ~10 ms on
-    PostgreSQL, counted per day 1.4 and ~1 ms)."""
-    bounds = union_all(*(
-        select(literal(number, Integer).label("number"),
-               literal(start, UTCDateTime).label("start"), literal(end, UTCDateTime).label("end"))
-        for number, (start, end) in enumerate(day_bounds(period)))).cte("days")
-    submitted = (select(func.count()).select_from(DeletionRequest)
-                 .where(DeletionRequest.submitted_at >= bounds.c.start,
-                        DeletionRequest.submitted_at < bounds.c.end).scalar_subquery())
-    decided = (select(func.count()).select_from(DecisionRecord)
-               .where(DecisionRecord.decided_at >= bounds.c.start,
-                      DecisionRecord.decided_at < bounds.c.end,
-                      DecisionRecord.decision.in_(sorted(FINAL_DECISIONS)),
-                      *([DecisionRecord.agent_id == agent_id] if agent_id is not None else []))
-               .scalar_subquery())
-    counts = {number: (sent, done) for number, sent, done in db.session.execute(
-        select(bounds.c.number, submitted, decided))}
-    return [FlowDay(day, *counts[number]) for number, day in enumerate(period.days())]
-
-
-def day_bounds(period: Period) -> list[tuple[datetime, datetime]]:
-    """Each day of the period as [start, end) in UTC."""
-    starts = [datetime.combine(day, time(), UTC) for day in period.days()]
-    return list(zip(starts, [*starts[1:], period.end], strict=True))
+    """One entry per day of the period, days without anything included as zeros: one statement
+    summing the day rollups (models/counters.py), a few thousand rows for 30 days of a
+    million-request desk instead of its 100,000 requests."""
+    requests, decisions = SellerDayRequests, AgentDayDecisions
+    submitted = (select(literal("submitted").label("kind"), requests.day.label("day"),
+                        func.sum(requests.requests).label("count"))
+                 .where(requests.day >= period.since, requests.day <= period.until)
+                 .group_by(requests.day))
+    decided = (select(literal("decided"), decisions.day, func.sum(decisions.decisions))
+               .where(decisions.day >= period.since, decisions.day <= period.until,
+                      decisions.decision.in_(sorted(FINAL_DECISIONS)),
+                      *([decisions.agent_id == agent_id] if agent_id is not None else []))
+               .group_by(decisions.day))
+    counts: dict[tuple[str, date], int] = {}
+    for kind, day, count in db.session.execute(union_all(submitted, decided)):
+        # SQLite hands the union's days back as text.
+        counts[kind, day if isinstance(day, date) else date.fromisoformat(day)] = int(count)
+    return [FlowDay(day, counts.get(("submitted", day), 0), counts.get(("decided", day), 0))
+            for day in period.days()]
 
 
 def outcomes(tally: Tally) -> dict[str, Outcome]:
@@ -124,7 +110,7 @@ def speed_ranks(tally: Tally) -> list[int]:
 def speed(tally: Tally, values: dict[tuple[int, int], int], key: int) -> Speed:
     """`values`: the durations at `speed_ranks`, under `key`, as decisions.ranks returns them."""
     count = speed_size(tally)
-    within = sum(row.within_target for row in tally.finals)
+    within = tally.within_target
     p50, p90 = (percentile(values, key, count, k) for k in SPEED_PERCENTILES)
     return Speed(
         count=count,

@@ -1,10 +1,10 @@
 """The period's decisions in two statements, however many there are: a tally, then the few values
 the percentiles need.
 
-The tally counts the final decisions per (reason, decision), with how many were decided
-within the response target, from ix_decisions_decision_decided, and every decision per (agent,
-decision), with how many have a claim time, from ix_decisions_decided_agent: both read from the
-index alone, a hundred rows out at most. Outcomes, the speed's count and the agents' counts
+The tally sums the day rollup agent_day_decisions (kept by triggers, models/counters.py): final
+decisions per (reason, decision), and every decision per (agent, decision) with how many have a
+claim time; and counts the final decisions made within the response target from
+ix_decisions_decision_decided's entries alone. Outcomes, the speed's count and the agents' counts
 are sums of these rows.
 
 Knowing each group's size, Python works out the ranks a percentile interpolates between (see
@@ -22,12 +22,13 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, Select, case, func, literal, select, union_all
 
 from moderation_app.extensions import db
+from moderation_app.models.counters import AgentDayDecisions
 from moderation_app.models.requests import FINAL_DECISIONS, Decision, DecisionRecord, Reason
 from moderation_app.services.dashboard.period import Period
-from moderation_app.services.dashboard.sql import count_where, number
+from moderation_app.services.dashboard.sql import number
 
 # The tally's and the ranks' two kinds of rows; `agent_id` of the speed's rows (ids are positive).
-_FINAL, _AGENT = "final", "agent"
+_FINAL, _AGENT, _WITHIN = "final", "agent", "within"
 SPEED = 0
 
 
@@ -38,7 +39,6 @@ class FinalCount:
     reason: Reason
     decision: Decision
     count: int
-    within_target: int   # seconds since submission at most the response target
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,11 @@ class AgentCount:
     timed: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class Tally:
     finals: list[FinalCount]
     agents: list[AgentCount]
+    within_target: int   # final decisions at most the response target after submission
 
 
 def in_period(period: Period, agent_id: int | None,
@@ -72,26 +73,37 @@ def final() -> ColumnElement[bool]:
 
 
 def tally(period: Period, response_target: timedelta, agent_id: int | None = None) -> Tally:
+    """One statement: the counts from the day rollup (a few rows per day of the period), and the
+    final decisions within the target counted from ix_decisions_decision_decided, since the
+    target is a setting the rollup cannot know."""
     target_seconds = int(response_target // timedelta(seconds=1))
+    days = AgentDayDecisions
+    in_days = [days.day >= period.since, days.day <= period.until,
+               *([days.agent_id == agent_id] if agent_id is not None else [])]
     finals = (select(literal(_FINAL).label("kind"), literal(None).label("agent_id"),
-                     DecisionRecord.reason.label("reason"), DecisionRecord.decision.label("decision"),
-                     func.count().label("count"),
-                     count_where(DecisionRecord.seconds_since_submission <= number(target_seconds))
-                     .label("extra"))
-              .where(*in_period(period, agent_id, final()))
-              .group_by(DecisionRecord.reason, DecisionRecord.decision))
-    agents = (select(literal(_AGENT), DecisionRecord.agent_id, literal(None),
-                     DecisionRecord.decision,
-                     func.count(), func.count(DecisionRecord.seconds_since_claim))
-              .where(*in_period(period, agent_id))
-              .group_by(DecisionRecord.agent_id, DecisionRecord.decision))
-    result = Tally([], [])
+                     days.reason.label("reason"), days.decision.label("decision"),
+                     func.sum(days.decisions).label("count"), literal(0).label("extra"))
+              .where(*in_days, days.decision.in_(sorted(FINAL_DECISIONS)))
+              .group_by(days.reason, days.decision))
+    agents = (select(literal(_AGENT), days.agent_id, literal(None), days.decision,
+                     func.sum(days.decisions), func.sum(days.timed))
+              .where(*in_days)
+              .group_by(days.agent_id, days.decision))
+    within = (select(literal(_WITHIN), literal(None), literal(None), literal(None), func.count(),
+                     literal(0))
+              .where(*in_period(period, agent_id, final(),
+                                DecisionRecord.seconds_since_submission <= number(target_seconds))))
+    result = Tally([], [], 0)
     for kind, agent, reason, decision, count, extra in db.session.execute(
-            union_all(finals, agents)):
-        if kind == _FINAL:
-            result.finals.append(FinalCount(Reason(reason), Decision(decision), count, extra))
+            union_all(finals, agents, within)):
+        if kind == _WITHIN:
+            result.within_target = int(count)
+        elif not count:
+            continue  # a rollup row back at zero
+        elif kind == _FINAL:
+            result.finals.append(FinalCount(Reason(reason), Decision(decision), int(count)))
         else:
-            result.agents.append(AgentCount(agent, Decision(decision), count, extra))
+            result.agents.append(AgentCount(agent, Decision(decision), int(count), int(extra)))
     return result
 
 
