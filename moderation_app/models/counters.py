@@ -76,3 +76,15 @@ class AgentDayDecisions(db.Model):
     decision: Mapped[str] = mapped_column(String(16), primary_key=True)
     decisions: Mapped[int] = mapped_column(Integer, default=0)
     timed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RequestDayChanges(db.Model):
+    """Per UTC day of submission, how many writes could have changed the dashboard's buyers signal
+    for that day (inserts, deletes, moves of a request's day, buyer or seller). It only grows, so
+    the dashboard knows a kept answer for past days is still true when the sum over those days is
+    unchanged (services/dashboard/buyers.py). Kept by triggers (migration e7f8a9b0c1d2)."""
+
+    __tablename__ = "request_day_changes"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger, default=0)

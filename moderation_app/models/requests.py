@@ -135,6 +135,8 @@ class DeletionRequest(db.Model):
         # The dashboard's reported buyers: the period's requests per buyer and seller, read from
         # this index alone.
         Index("ix_deletion_requests_submitted_buyer_seller", "submitted_at", "buyer_id", "seller_id"),
+        # The dashboard's buyers signal: the period's requests of the buyers seen today.
+        Index("ix_deletion_requests_buyer_submitted", "buyer_id", "submitted_at", "seller_id"),
         # Live claims per (status, reason), from the index alone: the queue's assignee filter,
         # the backlog's claimed count, an agent's held requests.
         Index("ix_deletion_requests_assignee_lease", "assignee_id", "lease_expires_at", "status",

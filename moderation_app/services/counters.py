@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 
-from sqlalchemy import ColumnElement, Date, Select, delete, func, insert, select, text
+from sqlalchemy import ColumnElement, Date, Select, delete, func, insert, literal, select, text, update
 
 from moderation_app.extensions import db
 from moderation_app.models.counters import (
     AgentDayDecisions,
     RequestCount,
+    RequestDayChanges,
     SellerDayRequests,
     SellerRatingTotals,
     SellerRequestCount,
@@ -168,6 +169,18 @@ def _hold_writers() -> None:
             "LOCK TABLE deletion_requests, reviews, decisions IN SHARE ROW EXCLUSIVE MODE"))
 
 
+def _tell_kept_answers() -> None:
+    """Add to every day's request_day_changes: each process's kept answer of the dashboard's
+    buyers signal (services/dashboard/buyers.py) no longer matches and is recounted, which a
+    write made with the triggers off could otherwise leave stale."""
+    changes = RequestDayChanges
+    db.session.execute(update(changes).values(changes=changes.changes + 1))
+    days = select(_day(DeletionRequest.submitted_at).label("day")).distinct().subquery()
+    db.session.execute(insert(changes).from_select(
+        ["day", "changes"], select(days.c.day, literal(1))
+        .where(days.c.day.not_in(select(changes.day)))))
+
+
 def rebuild() -> Drift:
     """Recount every counter from the rows in the caller's transaction, audited with what it
     corrected. Returns the drift found before the recount (the rows are read twice: once to
@@ -191,6 +204,7 @@ def rebuild() -> Drift:
     db.session.execute(delete(AgentDayDecisions))
     db.session.execute(insert(AgentDayDecisions).from_select(
         ["day", "agent_id", "reason", "decision", "decisions", "timed"], _day_decision_totals()))
+    _tell_kept_answers()
     record_event("counters.rebuilt", details={
         "desk_rows_corrected": len(found.desk), "seller_rows_corrected": len(found.sellers),
         "ratings_corrected": len(found.ratings),

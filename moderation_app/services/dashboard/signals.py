@@ -16,30 +16,29 @@ a file older than the period is found too, without probing every file of the per
 of the same new file at the same moment may miss each other and leave both unmarked; the request
 page's own signals (services/queue/signals.py), computed when shown, still find them.
 
-Four statements. Top sellers come from the day rollup seller_day_requests (models/counters.py); the
-buyers from ix_deletion_requests_submitted_buyer_seller (without reading the reviews: each request
-carries its review's buyer; distinct sellers per buyer have no rollup smaller than the requests); the files from ix_evidence_sha256_reused_created and
-ix_evidence_phash_reused_created, then ix_evidence_sha256 and ix_evidence_perceptual_hash.
+Top sellers come from the day rollup seller_day_requests (models/counters.py), in one statement;
+the buyers from buyers.py (two or three); the files from ix_evidence_sha256_reused_created and
+ix_evidence_phash_reused_created, then ix_evidence_sha256 and ix_evidence_perceptual_hash (one per
+kind of hash).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
-from sqlalchemy import ColumnElement, case, distinct, func, select
+from sqlalchemy import ColumnElement, case, func, select
 
 from moderation_app.extensions import db
 from moderation_app.models.counters import SellerDayRequests
 from moderation_app.models.evidence import Evidence
-from moderation_app.models.marketplace import Buyer
-from moderation_app.models.requests import DeletionRequest, RequestStatus
+from moderation_app.models.requests import RequestStatus
 from moderation_app.models.users import User
 from moderation_app.services.dashboard.activity import approval_rate
+from moderation_app.services.dashboard.buyers import SIGNAL_ROWS, BuyerSignal, reported_buyers
 from moderation_app.services.dashboard.period import Period
 
-SIGNAL_ROWS = 10
-BUYER_MIN_SELLERS = 2
 REUSED_MIN_REQUESTS = 2
 REUSED_REQUEST_IDS = 5
 
@@ -57,14 +56,6 @@ class SellerSignal:
 
 
 @dataclass(frozen=True)
-class BuyerSignal:
-    buyer_id: int
-    username: str
-    sellers: int
-    requests: int
-
-
-@dataclass(frozen=True)
 class ReusedEvidence:
     kind: HashKind
     value: str
@@ -77,10 +68,6 @@ class Signals:
     top_sellers: list[SellerSignal]
     buyers: list[BuyerSignal]
     reused_evidence: list[ReusedEvidence]
-
-
-def _submitted_in(period: Period) -> list[ColumnElement[bool]]:
-    return [DeletionRequest.submitted_at >= period.start, DeletionRequest.submitted_at < period.end]
 
 
 def top_sellers(period: Period) -> list[SellerSignal]:
@@ -110,27 +97,6 @@ def top_sellers(period: Period) -> list[SellerSignal]:
 def _sum_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
     """The rollup rows' requests that meet `condition` (0 for none)."""
     return func.coalesce(func.sum(case((condition, SellerDayRequests.requests), else_=0)), 0)
-
-
-def reported_buyers(period: Period) -> list[BuyerSignal]:
-    sellers = func.count(distinct(DeletionRequest.seller_id))
-    grouped = (select(DeletionRequest.buyer_id.label("buyer_id"), sellers.label("sellers"),
-                      func.count().label("requests"))
-               .where(*_submitted_in(period))
-               .group_by(DeletionRequest.buyer_id)
-               .having(sellers >= BUYER_MIN_SELLERS).subquery())
-    # Ranked before the names are joined (ties share a rank, so the last place's ties all stay
-    # for the username to order): ten primary-key probes of buyers instead of a hash join over
-    # all of them, which PostgreSQL ran in parallel workers that each grouped every request.
-    per_buyer = select(grouped, func.rank().over(
-        order_by=(grouped.c.sellers.desc(), grouped.c.requests.desc())).label("position")).subquery()
-    rows = db.session.execute(
-        select(Buyer.id, Buyer.username, per_buyer.c.sellers, per_buyer.c.requests)
-        .join(per_buyer, per_buyer.c.buyer_id == Buyer.id)
-        .where(per_buyer.c.position <= SIGNAL_ROWS)
-        .order_by(per_buyer.c.sellers.desc(), per_buyer.c.requests.desc(), Buyer.username)
-        .limit(SIGNAL_ROWS)).all()
-    return [BuyerSignal(row.id, row.username, row.sellers, row.requests) for row in rows]
 
 
 def reused_evidence(period: Period, kind: HashKind) -> list[ReusedEvidence]:
@@ -168,8 +134,8 @@ def reused_evidence(period: Period, kind: HashKind) -> list[ReusedEvidence]:
     return list(found.values())
 
 
-def signals(period: Period) -> Signals:
+def signals(period: Period, today: date) -> Signals:
     reused = reused_evidence(period, "sha256") + reused_evidence(period, "phash")
     reused.sort(key=lambda entry: (-entry.requests, entry.kind != "sha256", entry.value))
-    return Signals(top_sellers=top_sellers(period), buyers=reported_buyers(period),
+    return Signals(top_sellers=top_sellers(period), buyers=reported_buyers(period, today),
                    reused_evidence=reused[:SIGNAL_ROWS])

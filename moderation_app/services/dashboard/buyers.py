@@ -1,0 +1,168 @@
+"""The buyers signal: buyers whose reviews at least BUYER_MIN_SELLERS different sellers reported in
+the period (requests submitted in it), most sellers first, then most requests, then username.
+
+Distinct sellers per buyer have no rollup smaller than the requests themselves (a million-request
+desk held 90,000 (buyer, seller) pairs in 30 days, 100 ms to group on either database), but the
+period's days before today rarely change. So the leaders of those past days are kept, per app
+process, with the sum of request_day_changes over the days (it only grows, and grows with any
+write that moves a request's day, buyer or seller: models/counters.py); while the sum holds they are
+still exact, and only the buyers reported today are recomputed, over the whole period, from
+ix_deletion_requests_buyer_submitted.
+
+The merge is exact: a buyer not reported today has the figures the kept answer gave them, and the
+kept answer holds every buyer ranked in the first SIGNAL_ROWS of the past days (ties included); a
+buyer reported today has only gained. Two statements when the kept answer holds (the sum with
+today's figures, then the usernames), one more when it does not.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import distinct, func, literal, select, union_all
+
+from moderation_app.extensions import db
+from moderation_app.models.counters import RequestDayChanges
+from moderation_app.models.marketplace import Buyer
+from moderation_app.models.requests import DeletionRequest
+from moderation_app.services.dashboard.period import Period
+
+SIGNAL_ROWS = 10
+BUYER_MIN_SELLERS = 2
+# Periods whose past days' leaders one process keeps (the dashboard's few usual periods).
+KEPT_PERIODS = 64
+
+Figures = tuple[int, int]   # (sellers, requests)
+
+
+@dataclass(frozen=True)
+class BuyerSignal:
+    buyer_id: int
+    username: str
+    sellers: int
+    requests: int
+
+
+@dataclass(frozen=True)
+class _Kept:
+    changes: int
+    leaders: dict[int, Figures]
+
+
+class _KeptLeaders:
+    """A bounded map (since, last past day) -> _Kept, shared by the process's threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[date, date], _Kept] = OrderedDict()
+
+    def get(self, key: tuple[date, date]) -> _Kept | None:
+        with self._lock:
+            kept = self._entries.get(key)
+            if kept is not None:
+                self._entries.move_to_end(key)
+            return kept
+
+    def put(self, key: tuple[date, date], kept: _Kept) -> None:
+        with self._lock:
+            self._entries[key] = kept
+            self._entries.move_to_end(key)
+            while len(self._entries) > KEPT_PERIODS:
+                self._entries.popitem(last=False)
+
+
+def _kept_leaders() -> _KeptLeaders:
+    # On the app, not the module: each app (each database) keeps its own.
+    return current_app.extensions.setdefault("dashboard_buyer_leaders", _KeptLeaders())
+
+
+def _per_buyer(start, end, *conditions):
+    """(buyer_id, sellers, requests) of the buyers with requests in [start, end) reported by at
+    least BUYER_MIN_SELLERS sellers."""
+    sellers = func.count(distinct(DeletionRequest.seller_id))
+    return (select(DeletionRequest.buyer_id.label("buyer_id"), sellers.label("sellers"),
+                   func.count().label("requests"))
+            .where(DeletionRequest.submitted_at >= start, DeletionRequest.submitted_at < end,
+                   *conditions)
+            .group_by(DeletionRequest.buyer_id)
+            .having(sellers >= BUYER_MIN_SELLERS))
+
+
+def _leaders(period: Period, last_past_day: date) -> dict[int, Figures]:
+    """The buyers ranked in the first SIGNAL_ROWS of [since, last_past_day], ties included."""
+    past = Period(period.since, last_past_day)
+    grouped = _per_buyer(past.start, past.end).subquery()
+    ranked = select(grouped, func.rank().over(
+        order_by=(grouped.c.sellers.desc(), grouped.c.requests.desc())).label("position")).subquery()
+    rows = db.session.execute(select(ranked.c.buyer_id, ranked.c.sellers, ranked.c.requests)
+                              .where(ranked.c.position <= SIGNAL_ROWS))
+    return {buyer: (int(sellers), int(requests)) for buyer, sellers, requests in rows}
+
+
+def _changes_and_today(period: Period, last_past_day: date | None,
+                       today_start) -> tuple[int, dict[int, Figures]]:
+    """One statement: the sum of changes over the past days, and the whole period's figures of
+    the buyers reported from today on (ix_deletion_requests_submitted_buyer_seller finds them,
+    ix_deletion_requests_buyer_submitted reads their period)."""
+    parts = []
+    if last_past_day is not None:
+        parts.append(select(literal("changes").label("kind"), literal(0).label("buyer_id"),
+                            func.coalesce(func.sum(RequestDayChanges.changes), 0).label("sellers"),
+                            literal(0).label("requests"))
+                     .where(RequestDayChanges.day >= period.since,
+                            RequestDayChanges.day <= last_past_day))
+    if period.end > today_start:
+        today = (select(DeletionRequest.buyer_id)
+                 .where(DeletionRequest.submitted_at >= max(period.start, today_start),
+                        DeletionRequest.submitted_at < period.end))
+        figures = _per_buyer(period.start, period.end,
+                             DeletionRequest.buyer_id.in_(today)).subquery()
+        parts.append(select(literal("today"), figures.c.buyer_id, figures.c.sellers,
+                            figures.c.requests))
+    changes, todays = 0, {}
+    for kind, buyer, sellers, requests in db.session.execute(union_all(*parts)):
+        if kind == "changes":
+            changes = int(sellers)
+        else:
+            todays[buyer] = (int(sellers), int(requests))
+    return changes, todays
+
+
+def _first(figures: dict[int, Figures]) -> dict[int, Figures]:
+    """The buyers ranked in the first SIGNAL_ROWS by (sellers, requests), ties included."""
+    ordered = sorted(figures.values(), reverse=True)
+    if len(ordered) <= SIGNAL_ROWS:
+        return figures
+    last = ordered[SIGNAL_ROWS - 1]
+    return {buyer: value for buyer, value in figures.items() if value >= last}
+
+
+def reported_buyers(period: Period, today: date) -> list[BuyerSignal]:
+    today_start = Period(today, today).start
+    last_past_day = min(period.until, today - timedelta(days=1))
+    if last_past_day < period.since:
+        last_past_day = None
+    changes, todays = _changes_and_today(period, last_past_day, today_start)
+    figures: dict[int, Figures] = {}
+    if last_past_day is not None:
+        key = (period.since, last_past_day)
+        kept = _kept_leaders().get(key)
+        if kept is None or kept.changes != changes:
+            # Counted after the sum was read: a write landing in between makes the sum stale,
+            # never the answer, so the next view recounts.
+            kept = _Kept(changes, _leaders(period, last_past_day))
+            _kept_leaders().put(key, kept)
+        figures.update(kept.leaders)
+    figures.update(todays)
+    chosen = _first(figures)
+    if not chosen:
+        return []
+    names = dict(db.session.execute(select(Buyer.id, Buyer.username)
+                                    .where(Buyer.id.in_(sorted(chosen)))).all())
+    ordered = sorted(chosen.items(), key=lambda item: (-item[1][0], -item[1][1], names[item[0]]))
+    return [BuyerSignal(buyer, names[buyer], sellers, requests)
+            for buyer, (sellers, requests) in ordered[:SIGNAL_ROWS]]
