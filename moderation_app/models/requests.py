@@ -262,15 +262,13 @@ class DecisionRecord(db.Model):
 
     __tablename__ = "decisions"
     __table_args__ = (
-        # Decisions of a kind in a period: per day, per reason and the time they took, read from
-        # the index alone.
+        # Final decisions in a period with the time they took (within the target, percentiles),
+        # read from the index alone. Counts per day, agent and kind come from the day rollup
+        # agent_day_decisions (models/counters.py).
         Index("ix_decisions_decision_decided", "decision", "decided_at", "reason",
               "seconds_since_submission"),
-        # Everyone's decisions in a period, per agent, with the time from claim to decision.
-        Index("ix_decisions_decided_agent", "decided_at", "agent_id", "decision",
-              "seconds_since_claim"),
-        # One agent's own figures.
-        Index("ix_decisions_agent_decided", "agent_id", "decided_at"),
+        # One agent's own figures; each agent's median claim-to-decision time, from the index alone.
+        Index("ix_decisions_agent_decided_claim", "agent_id", "decided_at", "seconds_since_claim"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

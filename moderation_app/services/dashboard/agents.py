@@ -1,8 +1,9 @@
 """Per agent: everyone who decided something in the period, with their decisions, approval rate
 and median minutes from claim to decision, and the outlier mark.
 
-The counts and the median of each agent come from decisions.py's tally and ranks (the period's
-decisions read from ix_decisions_decided_agent alone); one statement adds the agents' emails.
+The counts and the median of each agent come from decisions.py's tally and ranks (the day rollup,
+and two values of each agent's sorted claim times from ix_decisions_agent_decided_claim); one
+statement adds the agents' emails.
 
 The outlier rule, exactly: at least OUTLIER_MIN_DECISIONS decisions (approve + reject +
 request_info) and an approval rate that differs from the rest of the team's by more than
