@@ -19,9 +19,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Select, func, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
+from moderation_app.database import UTCDateTime
 from moderation_app.extensions import db
 from moderation_app.models.counters import AgentDayDecisions
 from moderation_app.models.requests import FINAL_DECISIONS, Decision, DecisionRecord, Reason
@@ -108,15 +120,35 @@ def tally(period: Period, response_target: timedelta, agent_id: int | None = Non
     return result
 
 
-def _at_rank(agent: int, value: ColumnElement[int], conditions: list[ColumnElement[bool]],
-             rank: int) -> Select:
-    """The values at `rank` and `rank + 1` (0-based, ascending) of those meeting `conditions`,
-    each with its rank, under `agent`."""
-    at = (select(value.label("value")).where(*conditions)
-          .order_by(value).limit(2).offset(rank).subquery())
-    # The rank is the offset plus the row's place among the two; row_number over two rows only.
-    return select(number(agent).label("agent_id"), at.c.value,
-                  (func.row_number().over(order_by=at.c.value) + number(rank - 1)).label("value_rank"))
+def _at_rank(part: int, agent: ColumnElement[int] | None, value: ColumnElement[int],
+             *conditions: ColumnElement[bool]) -> Select:
+    """The two values from rank `rank_{part}` (0-based, ascending) of the period's decisions that
+    meet `conditions` (of agent `agent_{part}` if `agent` is given), with that rank, under the
+    agent (claim times) or SPEED (durations)."""
+    rank = bindparam(f"rank_{part}", type_=Integer)
+    agent_id = bindparam(f"agent_{part}", type_=Integer)
+    where = [DecisionRecord.decided_at >= bindparam("start", type_=UTCDateTime),
+             DecisionRecord.decided_at < bindparam("end", type_=UTCDateTime), *conditions]
+    if agent is not None:
+        where.append(agent == agent_id)
+    at = select(value.label("value")).where(*where).order_by(value).limit(2).offset(rank).subquery()
+    key = number(SPEED) if value is DecisionRecord.seconds_since_submission else agent_id
+    return select(key.label("agent_id"), rank, at.c.value)
+
+
+@lru_cache(maxsize=256)
+def _ranks_statement(speed_parts: int, agents: int, one_agent: bool) -> CompoundSelect:
+    """The union of `speed_parts` pairs of final decisions' durations (of one agent's decisions
+    only, if `one_agent`) and one pair of claim times for each of `agents` agents. Built once per
+    shape, its values bound: building two dozen subqueries cost more than running them."""
+    record = DecisionRecord
+    parts = [_at_rank(part, record.agent_id if one_agent else None,
+                      record.seconds_since_submission, final())
+             for part in range(speed_parts)]
+    parts += [_at_rank(part, record.agent_id, record.seconds_since_claim,
+                       record.seconds_since_claim.is_not(None))
+              for part in range(speed_parts, speed_parts + agents)]
+    return union_all(*parts)
 
 
 def ranks(period: Period, agent_id: int | None, speed_ranks: Iterable[int],
@@ -129,16 +161,22 @@ def ranks(period: Period, agent_id: int | None, speed_ranks: Iterable[int],
     ix_decisions_agent_decided_claim, the final decisions' from ix_decisions_decision_decided,
     without reading a row (window functions over every decision of the period cost five times as
     much on SQLite)."""
-    parts = [_at_rank(SPEED, DecisionRecord.seconds_since_submission,
-                      in_period(period, agent_id, final()), low)
-             for low in _pair_starts(sorted(set(speed_ranks)))]
-    parts += [_at_rank(agent, DecisionRecord.seconds_since_claim,
-                       in_period(period, agent, DecisionRecord.seconds_since_claim.is_not(None)), rank)
-              for agent, rank in sorted(claim_ranks.items())]
-    if not parts:
+    asked = [(SPEED, low) for low in _pair_starts(sorted(set(speed_ranks)))]
+    asked += sorted(claim_ranks.items())
+    if not asked:
         return {}
-    return {(int(agent), int(rank)): value
-            for agent, value, rank in db.session.execute(union_all(*parts))}
+    speed_parts = sum(1 for key, _ in asked if key == SPEED)
+    values: dict[str, object] = {"start": period.start, "end": period.end}
+    for part, (agent, rank) in enumerate(asked):
+        values[f"rank_{part}"] = rank
+        values[f"agent_{part}"] = agent_id if agent == SPEED else agent
+    pairs: dict[tuple[int, int], list[int]] = {}
+    statement = _ranks_statement(speed_parts, len(asked) - speed_parts, agent_id is not None)
+    for agent, rank, value in db.session.execute(statement, values):
+        pairs.setdefault((int(agent), int(rank)), []).append(value)
+    # Of the two values from a rank, the lower is at it (ascending order), the other after it.
+    return {(agent, rank + offset): value for (agent, rank), found in pairs.items()
+            for offset, value in enumerate(sorted(found))}
 
 
 def _pair_starts(ranks_: list[int]) -> list[int]:
