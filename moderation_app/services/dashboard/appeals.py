@@ -12,9 +12,11 @@ yet.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 
+from moderation_app.database import UTCDateTime
 from moderation_app.extensions import db
 from moderation_app.models.requests import OPEN_STATUSES, DeletionRequest, RequestStatus
 from moderation_app.models.users import User
@@ -49,27 +51,34 @@ class AppealFigures:
     agents: list[AgentAppeals]
 
 
-def appeal_figures(period: Period, agent_id: int | None = None) -> AppealFigures:
-    """With `agent_id`: only the appeals of that agent's decisions."""
+@lru_cache(maxsize=2)
+def _statement(one_agent: bool) -> Select:
+    """Built once, its values bound (building a statement costs as much as running this one)."""
     status = DeletionRequest.status
     # Every status named, though an appeal can be in any: the index on (status, appealed_at) is
     # then read as one range per status, instead of every request scanned for its appeal time
     # (0.4 s at a million requests on SQLite). Status is never NULL.
-    conditions = [status.in_(sorted(RequestStatus)), DeletionRequest.appealed_at >= period.start,
-                  DeletionRequest.appealed_at < period.end]
-    if agent_id is not None:
-        conditions.append(DeletionRequest.first_decided_by_id == agent_id)
-    rows = db.session.execute(
-        select(User.email, func.count().label("appealed"),
-               count_where(status == RequestStatus.APPROVED).label("overturned"),
-               count_where(status == RequestStatus.REJECTED).label("upheld"),
-               count_where(status.in_(OPEN_STATUSES)).label("pending"),
-               count_where(status == RequestStatus.WITHDRAWN).label("withdrawn"))
-        .select_from(DeletionRequest)
-        .outerjoin(User, User.id == DeletionRequest.first_decided_by_id)
-        .where(*conditions)
-        .group_by(User.email)
-        .order_by(func.count().desc(), User.email)).all()
+    conditions = [status.in_(sorted(RequestStatus)),
+                  DeletionRequest.appealed_at >= bindparam("start", type_=UTCDateTime),
+                  DeletionRequest.appealed_at < bindparam("end", type_=UTCDateTime)]
+    if one_agent:
+        conditions.append(DeletionRequest.first_decided_by_id == bindparam("agent", type_=Integer))
+    return (select(User.email, func.count().label("appealed"),
+                   count_where(status == RequestStatus.APPROVED).label("overturned"),
+                   count_where(status == RequestStatus.REJECTED).label("upheld"),
+                   count_where(status.in_(OPEN_STATUSES)).label("pending"),
+                   count_where(status == RequestStatus.WITHDRAWN).label("withdrawn"))
+            .select_from(DeletionRequest)
+            .outerjoin(User, User.id == DeletionRequest.first_decided_by_id)
+            .where(*conditions)
+            .group_by(User.email)
+            .order_by(func.count().desc(), User.email))
+
+
+def appeal_figures(period: Period, agent_id: int | None = None) -> AppealFigures:
+    """With `agent_id`: only the appeals of that agent's decisions."""
+    rows = db.session.execute(_statement(agent_id is not None),
+                              {"start": period.start, "end": period.end, "agent": agent_id}).all()
     agents = [AgentAppeals(email=row.email or "unknown", appealed=row.appealed,
                            overturned=row.overturned, upheld=row.upheld, pending=row.pending,
                            withdrawn=row.withdrawn) for row in rows]

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import Select, case, func, literal, select, union_all
+from sqlalchemy import CompoundSelect, Select, String, bindparam, case, func, literal, select, union_all
 
+from moderation_app.database import UTCDateTime
 from moderation_app.extensions import db
 from moderation_app.models.counters import RequestCount
 from moderation_app.models.requests import DeletionRequest, Reason, RequestStatus
@@ -61,22 +63,21 @@ def target_hours(response_target: timedelta) -> int:
     return int(response_target // timedelta(hours=1))
 
 
-def backlog(now: datetime, response_target: timedelta) -> Backlog:
-    bands = AgeBands(target_hours(response_target))
-    young, due, late = bands.labels
-    # Ages compared as times against cut-offs computed here, so no date arithmetic happens in SQL
-    # and the comparisons can use the index.
-    def band(since):
-        return case(
-            (since > now - timedelta(hours=bands.half_hours), literal(young)),
-            (since >= now - timedelta(hours=bands.target_hours), literal(due)),
-            else_=literal(late),
-        ).label("band")
+@lru_cache(maxsize=1)
+def _counts_statement() -> CompoundSelect:
+    """The open requests per (status, reason) from the counters, and per age band from the index of
+    each status's age column, reading only the requests younger than the target (the rest are
+    late): a few thousand index entries instead of every open request. Built once, its values
+    bound (the cut-offs, computed in Python so no date arithmetic happens in SQL and the
+    comparisons can use the index)."""
+    half_cutoff = bindparam("half_cutoff", type_=UTCDateTime)
+    cutoff = bindparam("cutoff", type_=UTCDateTime)
 
-    # Per (status, reason) from the counters the database keeps (services/counters.py); the
-    # ages from the index of each status's age column, reading only the requests younger than
-    # the target (the rest are late): a few thousand index entries instead of every open request.
-    cutoff = now - timedelta(hours=bands.target_hours)
+    def band(since):
+        return case((since > half_cutoff, bindparam("young", type_=String)),
+                    (since >= cutoff, bindparam("due", type_=String)),
+                    else_=bindparam("late", type_=String)).label("band")
+
     recent = union_all(*(
         select(band(since)).where(DeletionRequest.status == status, since >= cutoff)
         for status, since in _AGE_FROM)).subquery()
@@ -84,11 +85,31 @@ def backlog(now: datetime, response_target: timedelta) -> Backlog:
                        RequestCount.requests)
                 .where(RequestCount.status.in_([status.value for status in OPEN])))
     ages = select(literal("age"), literal(None), recent.c.band, func.count()).group_by(recent.c.band)
+    return union_all(counters, ages)
 
+
+@lru_cache(maxsize=1)
+def _claimed_statement() -> Select:
+    # Written so that SQLite without statistics (as the app runs it) reads the few assigned rows
+    # of ix_deletion_requests_assignee_lease: it never uses an index for IS NOT NULL, and prefers
+    # any index on status, reading every open request (1 ms instead of 16 at a million requests).
+    # Ids are positive; status is never NULL.
+    return (select(func.count()).select_from(DeletionRequest)
+            .where(DeletionRequest.assignee_id > 0,
+                   DeletionRequest.lease_expires_at > bindparam("now", type_=UTCDateTime),
+                   func.coalesce(DeletionRequest.status, "").in_(OPEN)))
+
+
+def backlog(now: datetime, response_target: timedelta) -> Backlog:
+    bands = AgeBands(target_hours(response_target))
+    young, due, late = bands.labels
     by_reason = dict.fromkeys(Reason, 0)
     by_status = dict.fromkeys(OPEN, 0)
     by_age = dict.fromkeys(bands.labels, 0)
-    for kind, status, key, count in db.session.execute(union_all(counters, ages)):
+    values = {"half_cutoff": now - timedelta(hours=bands.half_hours),
+              "cutoff": now - timedelta(hours=bands.target_hours),
+              "young": young, "due": due, "late": late}
+    for kind, status, key, count in db.session.execute(_counts_statement(), values):
         if kind == "age":
             by_age[key] += count
         else:
@@ -96,14 +117,7 @@ def backlog(now: datetime, response_target: timedelta) -> Backlog:
             by_status[RequestStatus(status)] += count
     by_age[late] = sum(by_status.values()) - by_age[young] - by_age[due]
 
-    # Written so that SQLite without statistics (as the app runs it) reads the few assigned rows
-    # of ix_deletion_requests_assignee_lease: it never uses an index for IS NOT NULL, and prefers any
-    # index on status, reading every open request (1 ms instead of 16 at a million requests). Ids
-    # are positive; status is never NULL.
-    claimed = db.session.scalar(
-        select(func.count()).select_from(DeletionRequest)
-        .where(DeletionRequest.assignee_id > 0, DeletionRequest.lease_expires_at > now,
-               func.coalesce(DeletionRequest.status, "").in_(OPEN)))
+    claimed = db.session.scalar(_claimed_statement(), {"now": now})
     oldest_id, oldest_at = db.session.execute(_oldest_open()).first() or (None, None)
     total = sum(by_status.values())
     return Backlog(open=total, by_reason=by_reason, by_status=by_status, by_age=by_age,
@@ -111,6 +125,7 @@ def backlog(now: datetime, response_target: timedelta) -> Backlog:
                    oldest_open_since=oldest_at)
 
 
+@lru_cache(maxsize=1)
 def _oldest_open() -> Select:
     """The head of each open status's index (its age column, then id), then the longest waiting
     of the three: three index seeks instead of sorting every open request."""

@@ -20,11 +20,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import distinct, func, literal, select, union_all
+from sqlalchemy import CompoundSelect, Date, bindparam, distinct, func, literal, select, union_all
 
+from moderation_app.database import UTCDateTime
 from moderation_app.extensions import db
 from moderation_app.models.counters import RequestDayChanges
 from moderation_app.models.marketplace import Buyer
@@ -103,28 +105,37 @@ def _leaders(period: Period, last_past_day: date) -> dict[int, Figures]:
     return {buyer: (int(sellers), int(requests)) for buyer, sellers, requests in rows}
 
 
-def _changes_and_today(period: Period, last_past_day: date | None,
-                       today_start) -> tuple[int, dict[int, Figures]]:
-    """One statement: the sum of changes over the past days, and the whole period's figures of
-    the buyers reported from today on (ix_deletion_requests_submitted_buyer_seller finds them,
-    ix_deletion_requests_buyer_submitted reads their period)."""
+@lru_cache(maxsize=4)
+def _changes_and_today_statement(past: bool, today: bool) -> CompoundSelect:
+    """Built once per shape, its values bound."""
+    start, end = bindparam("start", type_=UTCDateTime), bindparam("end", type_=UTCDateTime)
     parts = []
-    if last_past_day is not None:
+    if past:
         parts.append(select(literal("changes").label("kind"), literal(0).label("buyer_id"),
                             func.coalesce(func.sum(RequestDayChanges.changes), 0).label("sellers"),
                             literal(0).label("requests"))
-                     .where(RequestDayChanges.day >= period.since,
-                            RequestDayChanges.day <= last_past_day))
-    if period.end > today_start:
-        today = (select(DeletionRequest.buyer_id)
-                 .where(DeletionRequest.submitted_at >= max(period.start, today_start),
-                        DeletionRequest.submitted_at < period.end))
-        figures = _per_buyer(period.start, period.end,
-                             DeletionRequest.buyer_id.in_(today)).subquery()
+                     .where(RequestDayChanges.day >= bindparam("since", type_=Date),
+                            RequestDayChanges.day <= bindparam("last_past_day", type_=Date)))
+    if today:
+        todays = (select(DeletionRequest.buyer_id)
+                  .where(DeletionRequest.submitted_at >= bindparam("today_from", type_=UTCDateTime),
+                         DeletionRequest.submitted_at < end))
+        figures = _per_buyer(start, end, DeletionRequest.buyer_id.in_(todays)).subquery()
         parts.append(select(literal("today"), figures.c.buyer_id, figures.c.sellers,
                             figures.c.requests))
+    return union_all(*parts)
+
+
+def _changes_and_today(period: Period, last_past_day: date | None,
+                       today_start: datetime) -> tuple[int, dict[int, Figures]]:
+    """One statement: the sum of changes over the past days, and the whole period's figures of
+    the buyers reported from today on (ix_deletion_requests_submitted_buyer_seller finds them,
+    ix_deletion_requests_buyer_submitted reads their period)."""
+    statement = _changes_and_today_statement(last_past_day is not None, period.end > today_start)
+    values = {"since": period.since, "last_past_day": last_past_day, "start": period.start,
+              "end": period.end, "today_from": max(period.start, today_start)}
     changes, todays = 0, {}
-    for kind, buyer, sellers, requests in db.session.execute(union_all(*parts)):
+    for kind, buyer, sellers, requests in db.session.execute(statement, values):
         if kind == "changes":
             changes = int(sellers)
         else:

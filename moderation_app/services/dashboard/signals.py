@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Date, Select, bindparam, case, func, select
 
 from moderation_app.extensions import db
 from moderation_app.models.counters import SellerDayRequests
@@ -70,25 +71,32 @@ class Signals:
     reused_evidence: list[ReusedEvidence]
 
 
-def top_sellers(period: Period) -> list[SellerSignal]:
-    """From the day rollup seller_day_requests (a few thousand rows for 30 days of a
-    million-request desk), which keeps each request under the status it has now."""
+@lru_cache(maxsize=1)
+def _top_sellers_statement() -> Select:
+    """Built once, its values bound."""
     days = SellerDayRequests
     per_seller = (select(days.seller_id.label("seller_id"),
                          func.sum(days.requests).label("requests"),
                          _sum_where(days.status == RequestStatus.APPROVED).label("approved"),
                          _sum_where(days.status == RequestStatus.REJECTED).label("rejected"))
-                  .where(days.day >= period.since, days.day <= period.until)
+                  .where(days.day >= bindparam("since", type_=Date),
+                         days.day <= bindparam("until", type_=Date))
                   .group_by(days.seller_id)
                   .having(func.sum(days.requests) > 0).subquery())
-    # Ranked before the emails are joined, as the buyers below.
+    # Ranked before the emails are joined, as the buyers (buyers.py).
     ranked = select(per_seller, func.rank().over(
         order_by=per_seller.c.requests.desc()).label("position")).subquery()
-    rows = db.session.execute(
-        select(User.id, User.email, ranked.c.requests, ranked.c.approved, ranked.c.rejected)
-        .join(ranked, ranked.c.seller_id == User.id)
-        .where(ranked.c.position <= SIGNAL_ROWS)
-        .order_by(ranked.c.requests.desc(), User.email).limit(SIGNAL_ROWS)).all()
+    return (select(User.id, User.email, ranked.c.requests, ranked.c.approved, ranked.c.rejected)
+            .join(ranked, ranked.c.seller_id == User.id)
+            .where(ranked.c.position <= SIGNAL_ROWS)
+            .order_by(ranked.c.requests.desc(), User.email).limit(SIGNAL_ROWS))
+
+
+def top_sellers(period: Period) -> list[SellerSignal]:
+    """From the day rollup seller_day_requests (a few thousand rows for 30 days of a
+    million-request desk), which keeps each request under the status it has now."""
+    rows = db.session.execute(_top_sellers_statement(),
+                              {"since": period.since, "until": period.until}).all()
     return [SellerSignal(row.id, row.email, int(row.requests), int(row.approved),
                          int(row.rejected), approval_rate(int(row.approved), int(row.rejected)))
             for row in rows]
