@@ -18,13 +18,13 @@ today's figures, then the usernames), one more when it does not.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from flask import current_app
-from sqlalchemy import CompoundSelect, Date, bindparam, distinct, func, literal, select, union_all
+from sqlalchemy import CompoundSelect, Date, Engine, bindparam, distinct, func, literal, select, union_all
 
 from moderation_app.database import UTCDateTime
 from moderation_app.extensions import db
@@ -77,9 +77,18 @@ class _KeptLeaders:
                 self._entries.popitem(last=False)
 
 
+# One per engine (each app has its own database), dropped with it.
+_KEPT: weakref.WeakKeyDictionary[Engine, _KeptLeaders] = weakref.WeakKeyDictionary()
+_KEPT_LOCK = threading.Lock()
+
+
 def _kept_leaders() -> _KeptLeaders:
-    # On the app, not the module: each app (each database) keeps its own.
-    return current_app.extensions.setdefault("dashboard_buyer_leaders", _KeptLeaders())
+    engine = db.engine
+    with _KEPT_LOCK:
+        kept = _KEPT.get(engine)
+        if kept is None:
+            kept = _KEPT[engine] = _KeptLeaders()
+        return kept
 
 
 def _per_buyer(start, end, *conditions):
