@@ -9,11 +9,14 @@ each batch.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from moderation_app.extensions import db
 from moderation_app.models.marketplace import Buyer, Offer, Order, Review
@@ -50,132 +53,115 @@ Reject = Callable[[int, str], None]
 
 # --- applying a batch --------------------------------------------------------------------------
 
-@dataclass
+_KEYS = staging.KEYS.c
+# What the database holds for the batch's keys, one join each on the staged keys; read as the
+# driver returns them (staging.fetch): plain strings for roles and statuses, stored times.
+_EXISTING_SELLERS = select(User.email, User.role).where(User.email.in_(select(_KEYS.seller_email)))
+_EXISTING_BUYERS = select(Buyer.username).where(Buyer.username.in_(select(_KEYS.buyer)))
+# Each in its staging table's column order, so a row read is a row to write back.
+_EXISTING_OFFERS = (
+    select(Offer.external_id, Offer.title, User.email)
+    .join(User, Offer.seller_id == User.id)
+    .where(Offer.external_id.in_(select(_KEYS.offer_id))))
+_EXISTING_ORDERS = (
+    select(Order.external_id, Order.status, Offer.external_id, Buyer.username)
+    .join(Offer, Order.offer_id == Offer.id).join(Buyer, Order.buyer_id == Buyer.id)
+    .where(Order.external_id.in_(select(_KEYS.order_id))))
+_EXISTING_REVIEWS = (
+    select(Review.external_id, Order.external_id,
+           Review.rating_fulfillment, Review.rating_start_time, Review.rating_communication,
+           Review.text, Review.created_at)
+    .join(Order, Review.order_id == Order.id)
+    .where(Review.external_id.in_(select(_KEYS.review_id))))
+_LINE_KEYS = itemgetter(1, 2, 4, 6, 7)  # review, order, offer, seller email, buyer: KEYS's columns
+_SELLER = Role.SELLER.value
+_IMPORTED, _UPDATED, _UNCHANGED = range(3)
+
+
 class _Batch:
-    """What the database holds for the batch's keys, plus what accepted lines staged."""
+    """What the database holds for the batch's keys, plus what accepted lines staged. Offers,
+    orders and reviews are rows in their staging table's column order (stored times)."""
 
-    sellers: set[str] = field(default_factory=set)                         # emails known or staged
-    new_sellers: list[str] = field(default_factory=list)
-    buyers: set[str] = field(default_factory=set)
-    new_buyers: list[str] = field(default_factory=list)
-    offers: dict[str, dict[str, Any]] = field(default_factory=dict)        # ext id -> fields
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # ext id -> (order ext id, (fulfillment, start time, communication, text, created_at))
-    reviews: dict[str, tuple[str, tuple[Any, ...]]] = field(default_factory=dict)
-    written_offers: set[str] = field(default_factory=set)                  # new or changed
-    written_orders: set[str] = field(default_factory=set)
-    written_reviews: set[str] = field(default_factory=set)
-
-
-def _load_existing(lines: list[ReviewLine]) -> tuple[_Batch, dict[str, Role]]:
-    """One query per table, each joined to the batch's staged keys."""
-    staging.stage(db.session, staging.KEYS, (
-        (line.review_id, line.order_id, line.offer_id, line.seller_email, line.buyer)
-        for line in lines))
-    keys = staging.KEYS.c
-    # Core rows on the session's connection: the ORM's result wrapping would cost more than the
-    # queries themselves at ten thousand rows.
-    execute = db.session.connection().execute
-    batch = _Batch()
-    roles: dict[str, Role] = {}
-    for email, role in execute(
-        select(User.email, User.role).where(User.email.in_(select(keys.seller_email)))
-    ):
-        batch.sellers.add(email)
-        roles[email] = role
-    batch.buyers.update(username for username, in execute(
-        select(Buyer.username).where(Buyer.username.in_(select(keys.buyer)))))
-    for external_id, title, email in execute(
-        select(Offer.external_id, Offer.title, User.email)
-        .join(User, Offer.seller_id == User.id)
-        .where(Offer.external_id.in_(select(keys.offer_id)))
-    ):
-        batch.offers[external_id] = {"title": title, "seller_email": email}
-    for external_id, status, offer_ext, username in execute(
-        select(Order.external_id, Order.status, Offer.external_id, Buyer.username)
-        .join(Offer, Order.offer_id == Offer.id).join(Buyer, Order.buyer_id == Buyer.id)
-        .where(Order.external_id.in_(select(keys.order_id)))
-    ):
-        batch.orders[external_id] = {"status": status, "offer": offer_ext, "buyer": username}
-    for external_id, order_ext, *fields in execute(
-        select(Review.external_id, Order.external_id,
-               Review.rating_fulfillment, Review.rating_start_time, Review.rating_communication,
-               Review.text, Review.created_at)
-        .join(Order, Review.order_id == Order.id)
-        .where(Review.external_id.in_(select(keys.review_id)))
-    ):
-        batch.reviews[external_id] = (order_ext, tuple(fields))
-    return batch, roles
+    def __init__(self, session: Session) -> None:
+        self.roles: dict[str, str] = dict(staging.fetch(session, _EXISTING_SELLERS))  # + staged
+        self.new_sellers: list[str] = []
+        self.buyers = {username for username, in staging.fetch(session, _EXISTING_BUYERS)}
+        self.new_buyers: list[str] = []
+        self.offers = {row[0]: row for row in staging.fetch(session, _EXISTING_OFFERS)}
+        self.orders = {row[0]: row for row in staging.fetch(session, _EXISTING_ORDERS)}
+        self.reviews = {row[0]: row for row in staging.fetch(session, _EXISTING_REVIEWS)}
+        # New or changed rows to write, by external id (the last line's row wins).
+        self.written_offers: dict[str, tuple[Any, ...]] = {}
+        self.written_orders: dict[str, tuple[Any, ...]] = {}
+        self.written_reviews: dict[str, tuple[Any, ...]] = {}
 
 
-def _stage_line(batch: _Batch, roles: dict[str, Role], line: ReviewLine) -> str:
-    """Check one line against the batch and stage its changes. Returns 'imported', 'updated'
-    or 'unchanged'; raises LineRejected (staging nothing) when it conflicts."""
-    role = roles.get(line.seller_email)
-    if role is not None and role is not Role.SELLER:
-        raise LineRejected(f"seller_email {line.seller_email} belongs to a staff account ({role.value})")
-    offer = batch.offers.get(line.offer_id)
-    if offer is not None and offer["seller_email"] != line.seller_email:
-        raise LineRejected(f"offer {line.offer_id} belongs to another seller")
-    order = batch.orders.get(line.order_id)
-    if order is not None and (order["offer"], order["buyer"]) != (line.offer_id, line.buyer):
-        raise LineRejected(f"order {line.order_id} belongs to another offer or buyer")
-    review = batch.reviews.get(line.review_id)
-    if review is not None and review[0] != line.order_id:
-        raise LineRejected(f"review {line.review_id} belongs to another order")
+def _stage_line(batch: _Batch, line: ReviewLine, created_at: Any) -> int:
+    """Check one line against the batch and stage its changes. Returns _IMPORTED, _UPDATED or
+    _UNCHANGED; raises LineRejected (staging nothing) when it conflicts. created_at is the
+    line's, as staging.stored_time() gives it."""
+    (_, review_id, order_id, status, offer_id, title, email, buyer,
+     fulfillment, start_time, communication, text, _) = line
+    role = batch.roles.get(email)
+    if role is not None and role != _SELLER:
+        raise LineRejected(f"seller_email {email} belongs to a staff account ({role})")
+    offer = batch.offers.get(offer_id)
+    if offer is not None and offer[2] != email:
+        raise LineRejected(f"offer {offer_id} belongs to another seller")
+    order = batch.orders.get(order_id)
+    if order is not None and (order[2] != offer_id or order[3] != buyer):
+        raise LineRejected(f"order {order_id} belongs to another offer or buyer")
+    review = batch.reviews.get(review_id)
+    if review is not None and review[1] != order_id:
+        raise LineRejected(f"review {review_id} belongs to another order")
 
     # Accepted: nothing below can refuse the line.
-    if line.seller_email not in batch.sellers:
-        batch.sellers.add(line.seller_email)
-        batch.new_sellers.append(line.seller_email)
-    if line.buyer not in batch.buyers:
-        batch.buyers.add(line.buyer)
-        batch.new_buyers.append(line.buyer)
+    if role is None:
+        batch.roles[email] = _SELLER
+        batch.new_sellers.append(email)
+    if buyer not in batch.buyers:
+        batch.buyers.add(buyer)
+        batch.new_buyers.append(buyer)
     changed = False
-    if offer is None:
-        batch.offers[line.offer_id] = {"title": line.offer_title, "seller_email": line.seller_email}
-        batch.written_offers.add(line.offer_id)
-    elif offer["title"] != line.offer_title:
-        offer["title"] = line.offer_title
-        batch.written_offers.add(line.offer_id)
-        changed = True
-    if order is None:
-        batch.orders[line.order_id] = {"status": line.order_status, "offer": line.offer_id,
-                                       "buyer": line.buyer}
-        batch.written_orders.add(line.order_id)
-    elif order["status"] != line.order_status:
-        order["status"] = line.order_status
-        batch.written_orders.add(line.order_id)
-        changed = True
-    fields = (line.fulfillment, line.start_time, line.communication, line.text, line.created_at)
+    if offer is None or offer[1] != title:
+        changed = offer is not None
+        batch.offers[offer_id] = batch.written_offers[offer_id] = (offer_id, title, email)
+    status = status.value
+    if order is None or order[1] != status:
+        changed = changed or order is not None
+        batch.orders[order_id] = batch.written_orders[order_id] = (order_id, status, offer_id, buyer)
+    row = (review_id, order_id, fulfillment, start_time, communication, text, created_at)
     if review is None:
-        batch.reviews[line.review_id] = (line.order_id, fields)
-        batch.written_reviews.add(line.review_id)
-        return "imported"
-    if review[1] != fields:
-        batch.reviews[line.review_id] = (line.order_id, fields)
-        batch.written_reviews.add(line.review_id)
+        batch.reviews[review_id] = batch.written_reviews[review_id] = row
+        return _IMPORTED
+    if review != row and not _same_review(review, row):
+        batch.reviews[review_id] = batch.written_reviews[review_id] = row
         changed = True
-    return "updated" if changed else "unchanged"
+    return _UPDATED if changed else _UNCHANGED
 
 
-def _write(batch: _Batch) -> int:
+def _same_review(stored: tuple[Any, ...], row: tuple[Any, ...]) -> bool:
+    """Equal but for how the time is written: a row stored otherwise than stored_time() writes
+    (by hand, or another version) still holds the same time."""
+    if stored[:6] != row[:6] or not isinstance(stored[6], str) or not isinstance(row[6], str):
+        return False
+    try:
+        return datetime.fromisoformat(stored[6]) == datetime.fromisoformat(row[6])
+    except ValueError:
+        return False
+
+
+def _write(session: Session, batch: _Batch) -> int:
     """Write what the batch staged, parents before children. Returns sellers created."""
     if batch.new_sellers:
         # Few (a seller's first line), and Core applies the column defaults (session token).
-        db.session.execute(insert(User.__table__),
-                           [{"email": email, "role": Role.SELLER} for email in batch.new_sellers])
-    staging.stage(db.session, staging.BUYERS, ((name,) for name in batch.new_buyers))
-    staging.stage(db.session, staging.OFFERS, (
-        (ext, batch.offers[ext]["title"], batch.offers[ext]["seller_email"])
-        for ext in batch.written_offers))
-    staging.stage(db.session, staging.ORDERS, (
-        (ext, order["status"].value, order["offer"], order["buyer"])
-        for ext in batch.written_orders for order in (batch.orders[ext],)))
-    staging.stage(db.session, staging.REVIEWS, (
-        (ext, order_ext, *fields)
-        for ext in batch.written_reviews for order_ext, fields in (batch.reviews[ext],)))
-    staging.write(db.session)
+        session.execute(insert(User.__table__),
+                        [{"email": email, "role": Role.SELLER} for email in batch.new_sellers])
+    staging.stage(session, staging.BUYERS, ((name,) for name in batch.new_buyers))
+    staging.stage(session, staging.OFFERS, batch.written_offers.values())
+    staging.stage(session, staging.ORDERS, batch.written_orders.values())
+    staging.stage(session, staging.REVIEWS, batch.written_reviews.values())
+    staging.write(session)
     return len(batch.new_sellers)
 
 
@@ -183,17 +169,22 @@ def apply_batch(lines: list[ReviewLine], stats: ImportStats, reject: Reject) -> 
     """Stage and write one batch of parsed lines in the current transaction."""
     if not lines:
         return
-    staging.prepare(db.session)
-    batch, roles = _load_existing(lines)
+    session = db.session
+    staging.prepare(session)
+    staging.stage(session, staging.KEYS, map(_LINE_KEYS, lines))
+    batch = _Batch(session)
+    stored_time = staging.stored_time(session)
+    counts = [0, 0, 0]
     for line in lines:
         try:
-            outcome = _stage_line(batch, roles, line)
+            counts[_stage_line(batch, line, stored_time(line.created_at))] += 1
         except LineRejected as error:
             stats.rejected += 1
             reject(line.line_number, str(error))
-            continue
-        setattr(stats, outcome, getattr(stats, outcome) + 1)
-    stats.sellers_created += _write(batch)
+    stats.imported += counts[_IMPORTED]
+    stats.updated += counts[_UPDATED]
+    stats.unchanged += counts[_UNCHANGED]
+    stats.sellers_created += _write(session, batch)
 
 
 def parsed_batches(numbered_lines: Iterable[tuple[int, bytes | None]], stats: ImportStats,

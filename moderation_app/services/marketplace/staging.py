@@ -8,12 +8,14 @@ foreign keys are resolved by joining on the marketplace's ids, so no id makes a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, MetaData, SmallInteger, String, Table, Text, bindparam, text
+from sqlalchemy import Column, Connection, MetaData, SmallInteger, String, Table, Text, bindparam, text
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
+from sqlalchemy.sql.expression import Executable
 
 from moderation_app.database import UTCDateTime, utcnow
 
@@ -42,6 +44,7 @@ REVIEWS = _temporary(
     Column("rating_communication", SmallInteger), Column("text", Text),
     Column("created_at", UTCDateTime))
 _TABLES = (KEYS, BUYERS, OFFERS, ORDERS, REVIEWS)
+_INSERTS = {table: table.insert() for table in _TABLES}
 
 # Same text on both databases. SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT,
 # or it reads ON CONFLICT as the join's ON. Only new or changed rows are staged, so every
@@ -88,7 +91,8 @@ def prepare(session: Session) -> None:
 
 
 def stage(session: Session, table: Table, rows: Iterable[Sequence[Any]]) -> None:
-    """Load tuples (in the table's column order) into a staging table."""
+    """Load tuples (in the table's column order, values as the driver takes them: times through
+    stored_time()) into a staging table."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         columns = ", ".join(column.name for column in table.columns)
@@ -98,23 +102,50 @@ def stage(session: Session, table: Table, rows: Iterable[Sequence[Any]]) -> None
                 copy.write_row(row)
         return
     # The driver's executemany on tuples: SQLAlchemy's per-row parameter handling costs more than
-    # SQLite's insert. Bind processors still apply (UTCDateTime stores naive UTC text on SQLite).
-    # dialect_impl(): a TypeDecorator's own bind_processor() stops at process_bind_param (a naive
-    # datetime, which sqlite3 writes without ".000000": unequal, as text, to what the ORM binds).
-    processors = [(index, processor) for index, column in enumerate(table.columns)
-                  if (processor := column.type.dialect_impl(connection.dialect)
-                      .bind_processor(connection.dialect)) is not None]
-    if processors:
-        rows = (_processed(row, processors) for row in rows)
-    insert = str(table.insert().compile(dialect=connection.dialect))  # positional "?" marks
-    connection.connection.driver_connection.executemany(insert, rows)
+    # SQLite's insert.
+    connection.connection.driver_connection.executemany(_compiled(_INSERTS[table], connection), rows)
 
 
-def _processed(row: Sequence[Any], processors: list[tuple[int, Any]]) -> list[Any]:
-    values = list(row)
-    for index, processor in processors:
-        values[index] = processor(values[index])
-    return values
+def stored_time(session: Session) -> Callable[[datetime], Any]:
+    """An aware time as this database's driver stores and returns it in a UTCDateTime column:
+    on SQLite the text UTCDateTime writes (naive UTC, always with microseconds), elsewhere the
+    time itself. Comparing in this form spares converting every row read back."""
+    return _sqlite_time if session.connection().dialect.name == "sqlite" else _same
+
+
+def _sqlite_time(value: datetime) -> str:
+    if value.tzinfo is not UTC:  # parse_line's are UTC already
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
+
+
+def _same(value: datetime) -> datetime:
+    return value
+
+
+def fetch(session: Session, statement: Executable) -> list[tuple[Any, ...]]:
+    """A Core select's rows as the driver returns them: no result processing, which costs more
+    than the query at ten thousand rows (times come back in stored_time() form)."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    sql = _compiled(statement, connection)
+    if connection.dialect.name == "postgresql":
+        with driver.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+    return driver.execute(sql).fetchall()
+
+
+def _compiled(statement: Executable, connection: Connection) -> str:
+    key = (statement, connection.dialect.name)
+    sql = _COMPILED.get(key)
+    if sql is None:
+        sql = _COMPILED[key] = str(statement.compile(dialect=connection.dialect))
+    return sql
+
+
+# Keyed by statement object: only module-level statements (this module's, the importer's) come here.
+_COMPILED: dict[tuple[Executable, str], str] = {}
 
 
 def write(session: Session) -> None:
