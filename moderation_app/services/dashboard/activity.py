@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import CompoundSelect, Date, Integer, bindparam, func, literal, select, union_all
 
 from moderation_app.extensions import db
 from moderation_app.models.counters import AgentDayDecisions, SellerDayRequests
@@ -55,22 +56,31 @@ def approval_rate(approved: int, rejected: int) -> float | None:
     return approved / decided if decided else None
 
 
+@lru_cache(maxsize=2)
+def _flow_statement(one_agent: bool) -> CompoundSelect:
+    """Built once per shape, its values bound."""
+    requests, decisions = SellerDayRequests, AgentDayDecisions
+    since, until = bindparam("since", type_=Date), bindparam("until", type_=Date)
+    submitted = (select(literal("submitted").label("kind"), requests.day.label("day"),
+                        func.sum(requests.requests).label("count"))
+                 .where(requests.day >= since, requests.day <= until)
+                 .group_by(requests.day))
+    decided = (select(literal("decided"), decisions.day, func.sum(decisions.decisions))
+               .where(decisions.day >= since, decisions.day <= until,
+                      decisions.decision.in_(sorted(FINAL_DECISIONS)),
+                      *([decisions.agent_id == bindparam("agent", type_=Integer)]
+                        if one_agent else []))
+               .group_by(decisions.day))
+    return union_all(submitted, decided)
+
+
 def flow(period: Period, agent_id: int | None = None) -> list[FlowDay]:
     """One entry per day of the period, days without anything included as zeros: one statement
     summing the day rollups (models/counters.py), a few thousand rows for 30 days of a
     million-request desk instead of its 100,000 requests."""
-    requests, decisions = SellerDayRequests, AgentDayDecisions
-    submitted = (select(literal("submitted").label("kind"), requests.day.label("day"),
-                        func.sum(requests.requests).label("count"))
-                 .where(requests.day >= period.since, requests.day <= period.until)
-                 .group_by(requests.day))
-    decided = (select(literal("decided"), decisions.day, func.sum(decisions.decisions))
-               .where(decisions.day >= period.since, decisions.day <= period.until,
-                      decisions.decision.in_(sorted(FINAL_DECISIONS)),
-                      *([decisions.agent_id == agent_id] if agent_id is not None else []))
-               .group_by(decisions.day))
+    values = {"since": period.since, "until": period.until, "agent": agent_id}
     counts: dict[tuple[str, date], int] = {}
-    for kind, day, count in db.session.execute(union_all(submitted, decided)):
+    for kind, day, count in db.session.execute(_flow_statement(agent_id is not None), values):
         # SQLite hands the union's days back as text.
         counts[kind, day if isinstance(day, date) else date.fromisoformat(day)] = int(count)
     return [FlowDay(day, counts.get(("submitted", day), 0), counts.get(("decided", day), 0))

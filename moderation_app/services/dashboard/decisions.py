@@ -24,6 +24,7 @@ from functools import lru_cache
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Date,
     Integer,
     Select,
     bindparam,
@@ -71,28 +72,17 @@ class Tally:
     within_target: int   # final decisions at most the response target after submission
 
 
-def in_period(period: Period, agent_id: int | None,
-              *extra: ColumnElement[bool]) -> list[ColumnElement[bool]]:
-    """Conditions for the decisions made in the period (by the agent, if given)."""
-    conditions = [DecisionRecord.decided_at >= period.start, DecisionRecord.decided_at < period.end,
-                  *extra]
-    if agent_id is not None:
-        conditions.append(DecisionRecord.agent_id == agent_id)
-    return conditions
-
-
 def final() -> ColumnElement[bool]:
     return DecisionRecord.decision.in_(sorted(FINAL_DECISIONS))
 
 
-def tally(period: Period, response_target: timedelta, agent_id: int | None = None) -> Tally:
-    """One statement: the counts from the day rollup (a few rows per day of the period), and the
-    final decisions within the target counted from ix_decisions_decision_decided, since the
-    target is a setting the rollup cannot know."""
-    target_seconds = int(response_target // timedelta(seconds=1))
+@lru_cache(maxsize=2)
+def _tally_statement(one_agent: bool) -> CompoundSelect:
+    """Built once per shape, its values bound."""
     days = AgentDayDecisions
-    in_days = [days.day >= period.since, days.day <= period.until,
-               *([days.agent_id == agent_id] if agent_id is not None else [])]
+    agent = bindparam("agent", type_=Integer)
+    in_days = [days.day >= bindparam("since", type_=Date), days.day <= bindparam("until", type_=Date),
+               *([days.agent_id == agent] if one_agent else [])]
     finals = (select(literal(_FINAL).label("kind"), literal(None).label("agent_id"),
                      days.reason.label("reason"), days.decision.label("decision"),
                      func.sum(days.decisions).label("count"), literal(0).label("extra"))
@@ -104,11 +94,24 @@ def tally(period: Period, response_target: timedelta, agent_id: int | None = Non
               .group_by(days.agent_id, days.decision))
     within = (select(literal(_WITHIN), literal(None), literal(None), literal(None), func.count(),
                      literal(0))
-              .where(*in_period(period, agent_id, final(),
-                                DecisionRecord.seconds_since_submission <= number(target_seconds))))
+              .where(DecisionRecord.decided_at >= bindparam("start", type_=UTCDateTime),
+                     DecisionRecord.decided_at < bindparam("end", type_=UTCDateTime), final(),
+                     DecisionRecord.seconds_since_submission
+                     <= bindparam("target_seconds", type_=Integer),
+                     *([DecisionRecord.agent_id == agent] if one_agent else [])))
+    return union_all(finals, agents, within)
+
+
+def tally(period: Period, response_target: timedelta, agent_id: int | None = None) -> Tally:
+    """One statement: the counts from the day rollup (a few rows per day of the period), and the
+    final decisions within the target counted from ix_decisions_decision_decided, since the
+    target is a setting the rollup cannot know."""
+    values = {"since": period.since, "until": period.until, "start": period.start,
+              "end": period.end, "agent": agent_id,
+              "target_seconds": int(response_target // timedelta(seconds=1))}
     result = Tally([], [], 0)
     for kind, agent, reason, decision, count, extra in db.session.execute(
-            union_all(finals, agents, within)):
+            _tally_statement(agent_id is not None), values):
         if kind == _WITHIN:
             result.within_target = int(count)
         elif not count:
