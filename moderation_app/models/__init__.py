@@ -4,7 +4,7 @@ from moderation_app.models.audit import AuditEvent
 from moderation_app.models.counters import (
     AgentDayDecisions,
     RequestCount,
-    RequestDayChanges,
+    RequestHourChanges,
     SellerDayRequests,
     SellerRatingTotals,
     SellerRequestCount,
@@ -25,6 +25,6 @@ from moderation_app.models.users import Role, User
 __all__ = [
     "AgentDayDecisions", "AuditEvent", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Notification",
     "NotificationKind", "NotificationStatus", "Offer", "Order",
-    "OrderStatus", "Reason", "ReplyTemplate", "RequestCount", "RequestDayChanges", "RequestMessage", "RequestStatus", "Review",
+    "OrderStatus", "Reason", "ReplyTemplate", "RequestCount", "RequestHourChanges", "RequestMessage", "RequestStatus", "Review",
     "Role", "SellerDayRequests", "SellerRatingTotals", "SellerRequestCount", "User",
 ]

@@ -13,11 +13,12 @@ must create them again (tests/services/test_counters.py fails if a trigger is mi
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from moderation_app.database import UTCDateTime
 from moderation_app.extensions import db
 
 
@@ -78,13 +79,14 @@ class AgentDayDecisions(db.Model):
     timed: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class RequestDayChanges(db.Model):
-    """Per UTC day of submission, how many writes could have changed the dashboard's buyers signal
-    for that day (inserts, deletes, moves of a request's day, buyer or seller). It only grows, so
-    the dashboard knows a kept answer for past days is still true when the sum over those days is
-    unchanged (services/dashboard/buyers.py). Kept by triggers (migration e7f8a9b0c1d2)."""
+class RequestHourChanges(db.Model):
+    """Per UTC hour of submission, how many writes could have changed the dashboard's buyers
+    signal for that hour (inserts, deletes, moves of a request's time, buyer or seller). It only
+    grows, so the dashboard knows a kept answer for past hours is still true when the sum over
+    those hours is unchanged (services/dashboard/buyers.py). Kept by triggers (migration
+    e7f8a9b0c1d2)."""
 
-    __tablename__ = "request_day_changes"
+    __tablename__ = "request_hour_changes"
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     changes: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -19,7 +19,7 @@ from moderation_app.extensions import db
 from moderation_app.models.counters import (
     AgentDayDecisions,
     RequestCount,
-    RequestDayChanges,
+    RequestHourChanges,
     SellerDayRequests,
     SellerRatingTotals,
     SellerRequestCount,
@@ -169,16 +169,23 @@ def _hold_writers() -> None:
             "LOCK TABLE deletion_requests, reviews, decisions IN SHARE ROW EXCLUSIVE MODE"))
 
 
+def _hour(column: ColumnElement) -> ColumnElement:
+    """The UTC hour of a time column, as request_hour_changes' triggers compute it."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.timezone("UTC", func.date_trunc("hour", func.timezone("UTC", column)))
+    return func.strftime("%Y-%m-%d %H:00:00.000000", column)
+
+
 def _tell_kept_answers() -> None:
-    """Add to every day's request_day_changes: each process's kept answer of the dashboard's
+    """Add to every hour's request_hour_changes: each process's kept answer of the dashboard's
     buyers signal (services/dashboard/buyers.py) no longer matches and is recounted, which a
     write made with the triggers off could otherwise leave stale."""
-    changes = RequestDayChanges
+    changes = RequestHourChanges
     db.session.execute(update(changes).values(changes=changes.changes + 1))
-    days = select(_day(DeletionRequest.submitted_at).label("day")).distinct().subquery()
+    hours = select(_hour(DeletionRequest.submitted_at).label("hour")).distinct().subquery()
     db.session.execute(insert(changes).from_select(
-        ["day", "changes"], select(days.c.day, literal(1))
-        .where(days.c.day.not_in(select(changes.day)))))
+        ["hour", "changes"], select(hours.c.hour, literal(1))
+        .where(hours.c.hour.not_in(select(changes.hour)))))
 
 
 def rebuild() -> Drift:

@@ -3,16 +3,17 @@ the period (requests submitted in it), most sellers first, then most requests, t
 
 Distinct sellers per buyer have no rollup smaller than the requests themselves (a million-request
 desk held 90,000 (buyer, seller) pairs in 30 days, 100 ms to group on either database), but the
-period's days before today rarely change. So the leaders of those past days are kept, per app
-process, with the sum of request_day_changes over the days (it only grows, and grows with any
-write that moves a request's day, buyer or seller: models/counters.py); while the sum holds they are
-still exact, and only the buyers reported today are recomputed, over the whole period, from
-ix_deletion_requests_buyer_submitted.
+period's hours before the current one rarely change. So the leaders of those past hours are kept,
+per process and database, with the sum of request_hour_changes over the hours (it only grows, and
+grows with any write that moves a request's time, buyer or seller: models/counters.py); while the
+sum holds they are still exact, and only the buyers reported in the current hour are recomputed,
+over the whole period, from ix_deletion_requests_buyer_submitted. Each new hour counts its past
+once.
 
-The merge is exact: a buyer not reported today has the figures the kept answer gave them, and the
-kept answer holds every buyer ranked in the first SIGNAL_ROWS of the past days (ties included); a
-buyer reported today has only gained. Two statements when the kept answer holds (the sum with
-today's figures, then the usernames), one more when it does not.
+The merge is exact: a buyer not reported this hour has the figures the kept answer gave them, and
+the kept answer holds every buyer ranked in the first SIGNAL_ROWS of the past hours (ties
+included); a buyer reported this hour has only gained. Two statements when the kept answer holds
+(the sum with this hour's figures, then the usernames), one more when it does not.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import CompoundSelect, Date, Engine, bindparam, distinct, func, literal, select, union_all
+from sqlalchemy import CompoundSelect, Engine, bindparam, distinct, func, literal, select, union_all
 
 from moderation_app.database import UTCDateTime
 from moderation_app.extensions import db
-from moderation_app.models.counters import RequestDayChanges
+from moderation_app.models.counters import RequestHourChanges
 from moderation_app.models.marketplace import Buyer
 from moderation_app.models.requests import DeletionRequest
 from moderation_app.services.dashboard.period import Period
@@ -56,20 +57,20 @@ class _Kept:
 
 
 class _KeptLeaders:
-    """A bounded map (since, last past day) -> _Kept, shared by the process's threads."""
+    """A bounded map (start, end of the past hours) -> _Kept, shared by the process's threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[date, date], _Kept] = OrderedDict()
+        self._entries: OrderedDict[tuple[datetime, datetime], _Kept] = OrderedDict()
 
-    def get(self, key: tuple[date, date]) -> _Kept | None:
+    def get(self, key: tuple[datetime, datetime]) -> _Kept | None:
         with self._lock:
             kept = self._entries.get(key)
             if kept is not None:
                 self._entries.move_to_end(key)
             return kept
 
-    def put(self, key: tuple[date, date], kept: _Kept) -> None:
+    def put(self, key: tuple[datetime, datetime], kept: _Kept) -> None:
         with self._lock:
             self._entries[key] = kept
             self._entries.move_to_end(key)
@@ -103,10 +104,9 @@ def _per_buyer(start, end, *conditions):
             .having(sellers >= BUYER_MIN_SELLERS))
 
 
-def _leaders(period: Period, last_past_day: date) -> dict[int, Figures]:
-    """The buyers ranked in the first SIGNAL_ROWS of [since, last_past_day], ties included."""
-    past = Period(period.since, last_past_day)
-    grouped = _per_buyer(past.start, past.end).subquery()
+def _leaders(start: datetime, end: datetime) -> dict[int, Figures]:
+    """The buyers ranked in the first SIGNAL_ROWS of [start, end), ties included."""
+    grouped = _per_buyer(start, end).subquery()
     ranked = select(grouped, func.rank().over(
         order_by=(grouped.c.sellers.desc(), grouped.c.requests.desc())).label("position")).subquery()
     rows = db.session.execute(select(ranked.c.buyer_id, ranked.c.sellers, ranked.c.requests)
@@ -115,41 +115,39 @@ def _leaders(period: Period, last_past_day: date) -> dict[int, Figures]:
 
 
 @lru_cache(maxsize=4)
-def _changes_and_today_statement(past: bool, today: bool) -> CompoundSelect:
+def _changes_and_now_statement(past: bool, now: bool) -> CompoundSelect:
     """Built once per shape, its values bound."""
     start, end = bindparam("start", type_=UTCDateTime), bindparam("end", type_=UTCDateTime)
     parts = []
     if past:
         parts.append(select(literal("changes").label("kind"), literal(0).label("buyer_id"),
-                            func.coalesce(func.sum(RequestDayChanges.changes), 0).label("sellers"),
+                            func.coalesce(func.sum(RequestHourChanges.changes), 0).label("sellers"),
                             literal(0).label("requests"))
-                     .where(RequestDayChanges.day >= bindparam("since", type_=Date),
-                            RequestDayChanges.day <= bindparam("last_past_day", type_=Date)))
-    if today:
-        todays = (select(DeletionRequest.buyer_id)
-                  .where(DeletionRequest.submitted_at >= bindparam("today_from", type_=UTCDateTime),
+                     .where(RequestHourChanges.hour >= start,
+                            RequestHourChanges.hour < bindparam("past_end", type_=UTCDateTime)))
+    if now:
+        recent = (select(DeletionRequest.buyer_id)
+                  .where(DeletionRequest.submitted_at >= bindparam("past_end", type_=UTCDateTime),
                          DeletionRequest.submitted_at < end))
-        figures = _per_buyer(start, end, DeletionRequest.buyer_id.in_(todays)).subquery()
-        parts.append(select(literal("today"), figures.c.buyer_id, figures.c.sellers,
+        figures = _per_buyer(start, end, DeletionRequest.buyer_id.in_(recent)).subquery()
+        parts.append(select(literal("now"), figures.c.buyer_id, figures.c.sellers,
                             figures.c.requests))
     return union_all(*parts)
 
 
-def _changes_and_today(period: Period, last_past_day: date | None,
-                       today_start: datetime) -> tuple[int, dict[int, Figures]]:
-    """One statement: the sum of changes over the past days, and the whole period's figures of
-    the buyers reported from today on (ix_deletion_requests_submitted_buyer_seller finds them,
-    ix_deletion_requests_buyer_submitted reads their period)."""
-    statement = _changes_and_today_statement(last_past_day is not None, period.end > today_start)
-    values = {"since": period.since, "last_past_day": last_past_day, "start": period.start,
-              "end": period.end, "today_from": max(period.start, today_start)}
-    changes, todays = 0, {}
+def _changes_and_now(period: Period, past_end: datetime) -> tuple[int, dict[int, Figures]]:
+    """One statement: the sum of changes over the past hours [start, past_end), and the whole
+    period's figures of the buyers reported from past_end on (ix_deletion_requests_submitted_
+    buyer_seller finds them, ix_deletion_requests_buyer_submitted reads their period)."""
+    statement = _changes_and_now_statement(past_end > period.start, period.end > past_end)
+    values = {"start": period.start, "end": period.end, "past_end": past_end}
+    changes, recent = 0, {}
     for kind, buyer, sellers, requests in db.session.execute(statement, values):
         if kind == "changes":
             changes = int(sellers)
         else:
-            todays[buyer] = (int(sellers), int(requests))
-    return changes, todays
+            recent[buyer] = (int(sellers), int(requests))
+    return changes, recent
 
 
 def _first(figures: dict[int, Figures]) -> dict[int, Figures]:
@@ -161,23 +159,21 @@ def _first(figures: dict[int, Figures]) -> dict[int, Figures]:
     return {buyer: value for buyer, value in figures.items() if value >= last}
 
 
-def reported_buyers(period: Period, today: date) -> list[BuyerSignal]:
-    today_start = Period(today, today).start
-    last_past_day = min(period.until, today - timedelta(days=1))
-    if last_past_day < period.since:
-        last_past_day = None
-    changes, todays = _changes_and_today(period, last_past_day, today_start)
+def reported_buyers(period: Period, now: datetime) -> list[BuyerSignal]:
+    # The past: the period's whole hours before the current one.
+    past_end = max(period.start, min(period.end, now.replace(minute=0, second=0, microsecond=0)))
+    changes, recent = _changes_and_now(period, past_end)
     figures: dict[int, Figures] = {}
-    if last_past_day is not None:
-        key = (period.since, last_past_day)
+    if past_end > period.start:
+        key = (period.start, past_end)
         kept = _kept_leaders().get(key)
         if kept is None or kept.changes != changes:
             # Counted after the sum was read: a write landing in between makes the sum stale,
             # never the answer, so the next view recounts.
-            kept = _Kept(changes, _leaders(period, last_past_day))
+            kept = _Kept(changes, _leaders(period.start, past_end))
             _kept_leaders().put(key, kept)
         figures.update(kept.leaders)
-    figures.update(todays)
+    figures.update(recent)
     chosen = _first(figures)
     if not chosen:
         return []

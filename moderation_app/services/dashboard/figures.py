@@ -98,7 +98,7 @@ def dashboard_figures(period: Period, now: datetime, response_target: timedelta,
         outcomes=outcomes(decided),
         speed=speed(decided, values, SPEED),
         agents=agent_figures(decided, values, agent_id),
-        signals=signals(period, now.date()) if agent_id is None else None,
+        signals=signals(period, now) if agent_id is None else None,
         response_target_hours=target_hours(response_target),
         appeals=appeal_figures(period, agent_id),
     )

@@ -25,7 +25,7 @@ kind of hash).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -142,8 +142,8 @@ def reused_evidence(period: Period, kind: HashKind) -> list[ReusedEvidence]:
     return list(found.values())
 
 
-def signals(period: Period, today: date) -> Signals:
+def signals(period: Period, now: datetime) -> Signals:
     reused = reused_evidence(period, "sha256") + reused_evidence(period, "phash")
     reused.sort(key=lambda entry: (-entry.requests, entry.kind != "sha256", entry.value))
-    return Signals(top_sellers=top_sellers(period), buyers=reported_buyers(period, today),
+    return Signals(top_sellers=top_sellers(period), buyers=reported_buyers(period, now),
                    reused_evidence=reused[:SIGNAL_ROWS])

@@ -1,7 +1,7 @@
-"""The buyers signal keeps its answer for the period's past days (services/dashboard/buyers.py): it
-must equal a fresh count after any write — new requests today and on past days, deletes, a request
-moved to another day, buyer or seller by the ORM or raw SQL, rolled-back writes — and `counters
-rebuild` must make every process recount. On SQLite and PostgreSQL alike."""
+"""The buyers signal keeps its answer for the period's past hours (services/dashboard/buyers.py): it
+must equal a fresh count after any write — new requests in the current hour and in past ones,
+deletes, a request moved to another time, buyer or seller by the ORM or raw SQL, rolled-back writes
+— and `counters rebuild` must make every process recount. On SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, select, text, update
 
 from moderation_app.extensions import db
-from moderation_app.models.counters import RequestDayChanges
+from moderation_app.models.counters import RequestHourChanges
 from moderation_app.models.marketplace import Buyer
 from moderation_app.models.requests import DeletionRequest
 from moderation_app.models.users import Role
@@ -28,7 +28,7 @@ PERIOD = Period(TODAY - timedelta(days=9), TODAY)
 
 def shown(app, period: Period = PERIOD) -> list[tuple[str, int, int]]:
     with app.app_context():
-        result = [(b.username, b.sellers, b.requests) for b in reported_buyers(period, TODAY)]
+        result = [(b.username, b.sellers, b.requests) for b in reported_buyers(period, NOW)]
         db.session.rollback()
         return result
 
@@ -64,17 +64,20 @@ def test_the_kept_answer_equals_a_fresh_count_after_any_write(app, people, seed)
     rng = random.Random(seed)
 
     def moment(days_back: int):
-        return NOW - timedelta(days=days_back, hours=rng.randrange(12))
+        """A time `days_back` days before NOW (12:00), or with -1 in NOW's own hour."""
+        if days_back < 0:
+            return NOW + timedelta(minutes=rng.randrange(60))
+        return NOW - timedelta(days=days_back, hours=rng.randrange(12), minutes=rng.randrange(60))
 
-    ids = [desk.request(rng.choice(sellers), moment(rng.randrange(12)), buyer_id=rng.choice(buyers))
-           for _ in range(40)]
+    ids = [desk.request(rng.choice(sellers), moment(rng.randrange(-1, 12)),
+                        buyer_id=rng.choice(buyers)) for _ in range(40)]
     assert shown(app) == counted(app)
     for _ in range(30):
-        operation = rng.choice(["today", "past", "delete", "redate", "rebuyer", "reseller", "raw",
-                                "noop"])
-        if operation in ("today", "past"):
-            ids.append(desk.request(rng.choice(sellers), moment(0 if operation == "today" else
-                                                                rng.randrange(1, 12)),
+        operation = rng.choice(["this hour", "past", "delete", "redate", "rebuyer", "reseller",
+                                "raw", "noop"])
+        if operation in ("this hour", "past"):
+            ids.append(desk.request(rng.choice(sellers), moment(-1 if operation == "this hour" else
+                                                                rng.randrange(12)),
                                     buyer_id=rng.choice(buyers)))
         else:
             with app.app_context():
@@ -82,7 +85,8 @@ def test_the_kept_answer_equals_a_fresh_count_after_any_write(app, people, seed)
                 if operation == "delete":
                     db.session.execute(delete(DeletionRequest).where(DeletionRequest.id == target))
                 elif operation == "redate":
-                    db.session.get(DeletionRequest, target).submitted_at = moment(rng.randrange(12))
+                    db.session.get(DeletionRequest, target).submitted_at = moment(
+                        rng.randrange(-1, 12))
                 elif operation == "rebuyer":
                     db.session.execute(update(DeletionRequest).where(DeletionRequest.id == target)
                                        .values(buyer_id=rng.choice(buyers)))
@@ -103,7 +107,7 @@ def test_the_kept_answer_equals_a_fresh_count_after_any_write(app, people, seed)
                     if operation == "delete":
                         ids.remove(target)
         assert shown(app) == counted(app), operation
-    # A period wholly in the past, and one beginning today, are counted alike.
+    # A period wholly in the past, and one of today only, are counted alike.
     assert shown(app, Period(TODAY - timedelta(days=11), TODAY - timedelta(days=3))) == counted(
         app, Period(TODAY - timedelta(days=11), TODAY - timedelta(days=3)))
     assert shown(app, Period(TODAY, TODAY)) == counted(app, Period(TODAY, TODAY))
@@ -111,17 +115,18 @@ def test_the_kept_answer_equals_a_fresh_count_after_any_write(app, people, seed)
 
 def test_a_write_with_the_triggers_off_is_seen_after_counters_rebuild(app, people, runner):
     """As after a restore or a bulk load with triggers disabled: `counters rebuild` adds to every
-    day's changes, so every process's kept answer is recounted."""
+    hour's changes, so every process's kept answer is recounted."""
     desk, sellers, buyers = people
     first = desk.request(sellers[0], NOW - timedelta(days=2), buyer_id=buyers[0])
     desk.request(sellers[1], NOW - timedelta(days=3), buyer_id=buyers[0])
     assert shown(app) == [("buyer-00", 2, 2)]
     with app.app_context():  # the triggers' count put back, as if they had been off
-        before = db.session.execute(select(RequestDayChanges.day, RequestDayChanges.changes)).all()
+        before = db.session.execute(select(RequestHourChanges.hour,
+                                           RequestHourChanges.changes)).all()
         db.session.execute(update(DeletionRequest).where(DeletionRequest.id == first)
                            .values(buyer_id=buyers[1]))
-        for day, changes in before:
-            db.session.execute(update(RequestDayChanges).where(RequestDayChanges.day == day)
+        for hour, changes in before:
+            db.session.execute(update(RequestHourChanges).where(RequestHourChanges.hour == hour)
                                .values(changes=changes))
         db.session.commit()
     assert shown(app) == [("buyer-00", 2, 2)]      # kept: nothing told it

@@ -1,4 +1,4 @@
-"""Per UTC day of submission, a count of the writes that can change the dashboard's buyers signal;
+"""Per UTC hour of submission, a count of the writes that can change the dashboard's buyers signal;
 and requests by buyer
 
 Revision ID: e7f8a9b0c1d2
@@ -6,13 +6,13 @@ Revises: d6e7f8a9b0c1
 Create Date: 2026-12-03 11:40:00
 
 The buyers signal counts distinct sellers per buyer over the period's requests, which no per-day row
-can hold in less than the requests themselves. Its days before today rarely change, so the
-dashboard keeps their answer and recomputes only the buyers seen today
-(services/dashboard/buyers.py); `request_day_changes` tells it when a kept answer is stale. Triggers
-add to a day's count on every insert and delete of a request submitted that day, and on every
-update that moves a request's (day, buyer, seller); counts only grow, so a sum over days changes
-whenever anything in them did. `ix_deletion_requests_buyer_submitted` finds a buyer's requests in a
-period.
+can hold in less than the requests themselves. Its hours before the current one rarely change, so
+the dashboard keeps their answer and recomputes only the buyers seen in the current hour
+(services/dashboard/buyers.py); `request_hour_changes` tells it when a kept answer is stale.
+Triggers add to an hour's count on every insert and delete of a request submitted in it, and on
+every update that moves a request's (hour, buyer, seller); counts only grow, so a sum over hours
+changes whenever anything in them did. `ix_deletion_requests_buyer_submitted` finds a buyer's
+requests in a period.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -23,21 +23,22 @@ branch_labels = None
 depends_on = None
 
 CHAIN_LOCK_KEY = 0x6D6F64617564  # services/audit/log.py's _CHAIN_LOCK_KEY
-NAME = "request_day_changes"
-PG_DAY = "(submitted_at AT TIME ZONE 'UTC')::date"
-UPSERT = (f"INSERT INTO {NAME} (day, changes) {{rows}} "
-          f"ON CONFLICT (day) DO UPDATE SET changes = {NAME}.changes + excluded.changes;")
+NAME = "request_hour_changes"
+# The hour as a timestamptz on PostgreSQL; on SQLite the text SQLAlchemy stores for that time.
+PG_HOUR = "date_trunc('hour', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+UPSERT = (f"INSERT INTO {NAME} (hour, changes) {{rows}} "
+          f"ON CONFLICT (hour) DO UPDATE SET changes = {NAME}.changes + excluded.changes;")
 
-# PostgreSQL: statement triggers over transition tables. An update counts for the days where the
-# (day, buyer, seller) keys of its old and new rows differ: a claim or a message moves none.
+# PostgreSQL: statement triggers over transition tables. An update counts for the hours where the
+# (hour, buyer, seller) keys of its old and new rows differ: a claim or a message moves none.
 PG_MOVED = (
-    "SELECT day, count(*) FROM (SELECT day FROM ("
-    f"SELECT {PG_DAY} AS day, buyer_id, seller_id, 1 AS delta FROM new_rows UNION ALL "
-    f"SELECT {PG_DAY}, buyer_id, seller_id, -1 FROM old_rows) AS moved "
-    "GROUP BY day, buyer_id, seller_id HAVING sum(delta) <> 0) AS keys GROUP BY day")
+    "SELECT hour, count(*) FROM (SELECT hour FROM ("
+    f"SELECT {PG_HOUR} AS hour, buyer_id, seller_id, 1 AS delta FROM new_rows UNION ALL "
+    f"SELECT {PG_HOUR}, buyer_id, seller_id, -1 FROM old_rows) AS moved "
+    "GROUP BY hour, buyer_id, seller_id HAVING sum(delta) <> 0) AS keys GROUP BY hour")
 PG_BODIES = {
-    "INSERT": UPSERT.format(rows=f"SELECT {PG_DAY}, count(*) FROM new_rows GROUP BY 1"),
-    "DELETE": UPSERT.format(rows=f"SELECT {PG_DAY}, count(*) FROM old_rows GROUP BY 1"),
+    "INSERT": UPSERT.format(rows=f"SELECT {PG_HOUR}, count(*) FROM new_rows GROUP BY 1"),
+    "DELETE": UPSERT.format(rows=f"SELECT {PG_HOUR}, count(*) FROM old_rows GROUP BY 1"),
     # Most updates move nothing: they stop before taking the lock.
     "UPDATE": f"IF NOT EXISTS ({PG_MOVED}) THEN RETURN NULL; END IF;\n    "
               + UPSERT.format(rows=PG_MOVED),
@@ -45,7 +46,8 @@ PG_BODIES = {
 
 
 def _sqlite_add(row):
-    return UPSERT.format(rows=f"SELECT date({row}.submitted_at), 1 WHERE true")
+    return UPSERT.format(
+        rows=f"SELECT strftime('%Y-%m-%d %H:00:00.000000', {row}.submitted_at), 1 WHERE true")
 
 
 SQLITE_BODIES = {
@@ -60,9 +62,9 @@ SQLITE_WHEN = ("OLD.submitted_at IS NOT NEW.submitted_at OR OLD.buyer_id IS NOT 
 def upgrade():
     op.create_table(
         NAME,
-        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
         sa.Column("changes", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("day", name=op.f("pk_request_day_changes")),
+        sa.PrimaryKeyConstraint("hour", name=op.f("pk_request_hour_changes")),
     )
     postgresql = op.get_bind().dialect.name == "postgresql"
     for operation in ("INSERT", "UPDATE", "DELETE"):
