@@ -135,14 +135,16 @@ class DeletionRequest(db.Model):
         # The dashboard's reported buyers: the period's requests per buyer and seller, read from
         # this index alone.
         Index("ix_deletion_requests_submitted_buyer_seller", "submitted_at", "buyer_id", "seller_id"),
-        # The dashboard's buyers signal: the period's requests of the buyers seen today.
+        # The dashboard's buyers signal: the period's requests of the current hour's buyers.
         Index("ix_deletion_requests_buyer_submitted", "buyer_id", "submitted_at", "seller_id"),
         # Live claims per (status, reason), from the index alone: the queue's assignee filter,
         # the backlog's claimed count, an agent's held requests.
         Index("ix_deletion_requests_assignee_lease", "assignee_id", "lease_expires_at", "status",
               "reason"),
-        # The appealed tab: oldest appeal first, keyset on (appealed_at, id).
-        Index("ix_deletion_requests_status_appealed", "status", "appealed_at", "id"),
+        # The appealed tab: oldest appeal first, keyset on (appealed_at, id); the dashboard's
+        # appeals per first decider from the index alone.
+        Index("ix_deletion_requests_status_appealed", "status", "appealed_at", "id",
+              "first_decided_by_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
