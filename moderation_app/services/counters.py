@@ -1,7 +1,7 @@
 """Deletion requests counted per (status, reason), for the desk and per seller, from the counter
 tables the database keeps (models/counters.py): a handful of rows instead of a million. (The
 sellers' rating totals, kept the same way, are read by services/marketplace/ratings.py; the
-dashboard's day rollups by services/dashboard/rollups.py.)
+dashboard's day rollups by services/dashboard/activity.py, decisions.py and signals.py.)
 
 `rebuild()` recounts them from deletion_requests, for `flask --app wsgi counters rebuild` after a
 restore or any write made with the triggers disabled; `drift()` says what a rebuild would change.

@@ -21,7 +21,7 @@ from moderation_app.extensions import db
 from moderation_app.models.requests import OPEN_STATUSES, DeletionRequest, RequestStatus
 from moderation_app.models.users import User
 from moderation_app.services.dashboard.period import Period
-from moderation_app.services.dashboard.sql import count_where
+from moderation_app.services.dashboard.sql import sum_where
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,10 @@ def _statement(one_agent: bool) -> Select:
     if one_agent:
         conditions.append(DeletionRequest.first_decided_by_id == bindparam("agent", type_=Integer))
     return (select(User.email, func.count().label("appealed"),
-                   count_where(status == RequestStatus.APPROVED).label("overturned"),
-                   count_where(status == RequestStatus.REJECTED).label("upheld"),
-                   count_where(status.in_(OPEN_STATUSES)).label("pending"),
-                   count_where(status == RequestStatus.WITHDRAWN).label("withdrawn"))
+                   sum_where(status == RequestStatus.APPROVED).label("overturned"),
+                   sum_where(status == RequestStatus.REJECTED).label("upheld"),
+                   sum_where(status.in_(OPEN_STATUSES)).label("pending"),
+                   sum_where(status == RequestStatus.WITHDRAWN).label("withdrawn"))
             .select_from(DeletionRequest)
             .outerjoin(User, User.id == DeletionRequest.first_decided_by_id)
             .where(*conditions)

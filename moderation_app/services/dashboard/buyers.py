@@ -36,7 +36,7 @@ from moderation_app.services.dashboard.period import Period
 
 SIGNAL_ROWS = 10
 BUYER_MIN_SELLERS = 2
-# Periods whose past days' leaders one process keeps (the dashboard's few usual periods).
+# Periods whose past hours' leaders one process keeps (the dashboard's few usual periods).
 KEPT_PERIODS = 64
 
 Figures = tuple[int, int]   # (sellers, requests)

@@ -65,7 +65,7 @@ class AgentCount:
     timed: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Tally:
     finals: list[FinalCount]
     agents: list[AgentCount]
@@ -109,25 +109,27 @@ def tally(period: Period, response_target: timedelta, agent_id: int | None = Non
     values = {"since": period.since, "until": period.until, "start": period.start,
               "end": period.end, "agent": agent_id,
               "target_seconds": int(response_target // timedelta(seconds=1))}
-    result = Tally([], [], 0)
+    finals: list[FinalCount] = []
+    agents: list[AgentCount] = []
+    within_target = 0
     for kind, agent, reason, decision, count, extra in db.session.execute(
             _tally_statement(agent_id is not None), values):
         if kind == _WITHIN:
-            result.within_target = int(count)
+            within_target = int(count)
         elif not count:
             continue  # a rollup row back at zero
         elif kind == _FINAL:
-            result.finals.append(FinalCount(Reason(reason), Decision(decision), int(count)))
+            finals.append(FinalCount(Reason(reason), Decision(decision), int(count)))
         else:
-            result.agents.append(AgentCount(agent, Decision(decision), int(count), int(extra)))
-    return result
+            agents.append(AgentCount(agent, Decision(decision), int(count), int(extra)))
+    return Tally(finals, agents, within_target)
 
 
-def _at_rank(part: int, agent: ColumnElement[int] | None, value: ColumnElement[int],
-             *conditions: ColumnElement[bool]) -> Select:
+def _at_rank(part: int, key: ColumnElement[int], agent: ColumnElement[int] | None,
+             value: ColumnElement[int], *conditions: ColumnElement[bool]) -> Select:
     """The two values from rank `rank_{part}` (0-based, ascending) of the period's decisions that
-    meet `conditions` (of agent `agent_{part}` if `agent` is given), with that rank, under the
-    agent (claim times) or SPEED (durations)."""
+    meet `conditions` (of agent `agent_{part}` if `agent` is given), with that rank, under `key`:
+    the agent (claim times) or SPEED (durations)."""
     rank = bindparam(f"rank_{part}", type_=Integer)
     agent_id = bindparam(f"agent_{part}", type_=Integer)
     where = [DecisionRecord.decided_at >= bindparam("start", type_=UTCDateTime),
@@ -135,7 +137,6 @@ def _at_rank(part: int, agent: ColumnElement[int] | None, value: ColumnElement[i
     if agent is not None:
         where.append(agent == agent_id)
     at = select(value.label("value")).where(*where).order_by(value).limit(2).offset(rank).subquery()
-    key = number(SPEED) if value is DecisionRecord.seconds_since_submission else agent_id
     return select(key.label("agent_id"), rank, at.c.value)
 
 
@@ -145,11 +146,11 @@ def _ranks_statement(speed_parts: int, agents: int, one_agent: bool) -> Compound
     only, if `one_agent`) and one pair of claim times for each of `agents` agents. Built once per
     shape, its values bound: building two dozen subqueries cost more than running them."""
     record = DecisionRecord
-    parts = [_at_rank(part, record.agent_id if one_agent else None,
+    parts = [_at_rank(part, number(SPEED), record.agent_id if one_agent else None,
                       record.seconds_since_submission, final())
              for part in range(speed_parts)]
-    parts += [_at_rank(part, record.agent_id, record.seconds_since_claim,
-                       record.seconds_since_claim.is_not(None))
+    parts += [_at_rank(part, bindparam(f"agent_{part}", type_=Integer), record.agent_id,
+                       record.seconds_since_claim, record.seconds_since_claim.is_not(None))
               for part in range(speed_parts, speed_parts + agents)]
     return union_all(*parts)
 

@@ -29,7 +29,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Date, Select, bindparam, case, func, select
+from sqlalchemy import Date, Select, bindparam, func, select
 
 from moderation_app.extensions import db
 from moderation_app.models.counters import SellerDayRequests
@@ -39,6 +39,7 @@ from moderation_app.models.users import User
 from moderation_app.services.dashboard.activity import approval_rate
 from moderation_app.services.dashboard.buyers import SIGNAL_ROWS, BuyerSignal, reported_buyers
 from moderation_app.services.dashboard.period import Period
+from moderation_app.services.dashboard.sql import sum_where
 
 REUSED_MIN_REQUESTS = 2
 REUSED_REQUEST_IDS = 5
@@ -77,8 +78,8 @@ def _top_sellers_statement() -> Select:
     days = SellerDayRequests
     per_seller = (select(days.seller_id.label("seller_id"),
                          func.sum(days.requests).label("requests"),
-                         _sum_where(days.status == RequestStatus.APPROVED).label("approved"),
-                         _sum_where(days.status == RequestStatus.REJECTED).label("rejected"))
+                         sum_where(days.status == RequestStatus.APPROVED, days.requests).label("approved"),
+                         sum_where(days.status == RequestStatus.REJECTED, days.requests).label("rejected"))
                   .where(days.day >= bindparam("since", type_=Date),
                          days.day <= bindparam("until", type_=Date))
                   .group_by(days.seller_id)
@@ -100,11 +101,6 @@ def top_sellers(period: Period) -> list[SellerSignal]:
     return [SellerSignal(row.id, row.email, int(row.requests), int(row.approved),
                          int(row.rejected), approval_rate(int(row.approved), int(row.rejected)))
             for row in rows]
-
-
-def _sum_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    """The rollup rows' requests that meet `condition` (0 for none)."""
-    return func.coalesce(func.sum(case((condition, SellerDayRequests.requests), else_=0)), 0)
 
 
 def reused_evidence(period: Period, kind: HashKind) -> list[ReusedEvidence]:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Integer, case, func, literal_column
 
 
-def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    """How many rows of the group meet `condition` (0, not NULL, for none)."""
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def sum_where(condition: ColumnElement[bool],
+              value: ColumnElement[int] | int = 1) -> ColumnElement[int]:
+    """The sum of `value` over the group's rows that meet `condition` (0, not NULL, for none):
+    with the default 1, how many rows meet it."""
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
 
 def number(value: int) -> ColumnElement[int]:
