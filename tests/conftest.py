@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 
 from moderation_app.models import users as users_module
+from moderation_app.services import accounts as accounts_module
 from moderation_app.models.users import Role, User
 from moderation_app.services.evidence.images import configure_pillow
 from tests.helpers.accounts import make_user
@@ -52,12 +53,18 @@ def runner(app: Flask):
 
 @pytest.fixture(autouse=True, scope="session")
 def reuse_password_hashes() -> Iterator[None]:
-    """Hash each password once per run. scrypt at the OWASP cost is the slowest thing in the
-    suite, and test users need no fresh salt; the hashes are still real production ones."""
-    original = users_module.generate_password_hash
-    users_module.generate_password_hash = functools.cache(original)
+    """Hash each password once per run, and check each (hash, password) pair once. scrypt at the
+    OWASP cost (a quarter of a second here) is the slowest thing in the suite, and test users
+    need no fresh salt; the hashes and each first check are still real production ones."""
+    patched = [(module, name) for module in (users_module, accounts_module)
+               for name in ("generate_password_hash", "check_password_hash")
+               if hasattr(module, name)]
+    originals = {(module, name): getattr(module, name) for module, name in patched}
+    for (module, name), original in originals.items():
+        setattr(module, name, functools.cache(original))
     yield
-    users_module.generate_password_hash = original
+    for (module, name), original in originals.items():
+        setattr(module, name, original)
 
 
 @pytest.fixture(autouse=True, scope="session")
