@@ -6,7 +6,11 @@ PORT   ?= 5000
 FLASK  := $(BIN)/flask --app wsgi
 SECRET_FILE := instance/secret_key
 
-.PHONY: run test test-postgres security migrate screenshots bench load clean
+EVIDENCE_TESTS := tests/services/evidence tests/views/evidence tests/views/seller \
+	tests/cli/test_evidence_gc.py tests/cli/test_evidence_s3.py tests/services/requests/test_filing.py \
+	tests/services/requests/test_timeline.py
+
+.PHONY: run test test-postgres test-s3 security migrate screenshots bench load clean
 
 # Reinstall only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -45,6 +49,11 @@ test: $(VENV)/.installed
 
 test-postgres: $(VENV)/.installed
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q -n $${PYTEST_WORKERS:-2} $(PYTEST_ARGS)
+
+# The evidence suite with its files in S3: a private SeaweedFS server on loopback (docs/deployment.md).
+test-s3: $(VENV)/.installed
+	TEST_EVIDENCE_STORAGE=s3://desk-tests .ci/with-seaweedfs $(BIN)/pytest -q -n $${PYTEST_WORKERS:-2} \
+		$${PYTEST_ARGS:-$(EVIDENCE_TESTS)}
 
 # Static checks and known vulnerabilities. bandit fails on medium or high severity (it still
 # counts the low ones); pip-audit fails on a known vulnerability in the pinned requirements and

@@ -8,6 +8,7 @@ from email.utils import parseaddr
 from urllib.parse import urlsplit
 from pathlib import Path
 
+from moderation_app.services.evidence.backends import parse_s3_location
 from moderation_app.services.evidence.images import DEFAULT_LIMITS, MB
 from moderation_app.services.notifications.smtp import SmtpUrlError, parse_smtp_url
 
@@ -80,6 +81,11 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(PROJECT_ROOT / "uploads"),
+        # s3://bucket/prefix keeps evidence in S3-compatible storage instead of UPLOAD_DIR
+        # (docs/deployment.md); boto3 reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY itself.
+        "EVIDENCE_STORAGE": os.environ.get("EVIDENCE_STORAGE") or None,
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,
+        "S3_REGION": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
         # Cookies: secure unless a plain-http local run says otherwise.
         "SESSION_COOKIE_SECURE": True,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -161,8 +167,24 @@ def check_mail_settings(config: dict[str, object]) -> None:
                           "'Review moderation <no-reply@desk.example.com>'.")
 
 
+def check_storage_settings(config: dict[str, object]) -> None:
+    """A mistyped EVIDENCE_STORAGE stops the app at start-up, not at the first upload."""
+    location = config.get("EVIDENCE_STORAGE")
+    if location:
+        try:
+            parse_s3_location(str(location))
+        except ValueError as error:
+            raise ConfigError(f"EVIDENCE_STORAGE: {error}; leave it unset for the local "
+                              "folder UPLOAD_DIR.") from None
+    endpoint = config.get("S3_ENDPOINT_URL")
+    if endpoint and (urlsplit(str(endpoint)).scheme not in ("http", "https")
+                     or not urlsplit(str(endpoint)).hostname):
+        raise ConfigError("S3_ENDPOINT_URL must be an http(s) address, e.g. https://s3.example.com.")
+
+
 def check_settings(config: dict[str, object], *, testing: bool, debug: bool) -> None:
     check_mail_settings(config)
+    check_storage_settings(config)
     if not config.get("SECRET_KEY"):
         if testing or debug:
             # Development and tests get a throwaway key: sessions simply do not survive a restart.

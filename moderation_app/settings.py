@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from flask import current_app
 
+from moderation_app.services.evidence.backends import S3Objects, S3Settings, parse_s3_location
 from moderation_app.services.evidence.images import EvidenceLimits
 from moderation_app.services.evidence.storage import EvidenceStore
 from moderation_app.services.notifications.messages import MailSettings
@@ -41,7 +42,17 @@ def daily_upload_quota() -> int:
 
 
 def evidence_store() -> EvidenceStore:
-    return EvidenceStore(current_app.config["UPLOAD_DIR"])
+    """S3 when EVIDENCE_STORAGE names a bucket, else the local folder UPLOAD_DIR."""
+    config = current_app.config
+    if config.get("EVIDENCE_STORAGE"):
+        return EvidenceStore(S3Objects(s3_settings(config["EVIDENCE_STORAGE"])))
+    return EvidenceStore(config["UPLOAD_DIR"])
+
+
+def s3_settings(location: str) -> S3Settings:
+    config = current_app.config
+    return S3Settings(parse_s3_location(location), endpoint_url=config.get("S3_ENDPOINT_URL"),
+                      region=config.get("S3_REGION"))
 
 
 def page_size() -> int:

@@ -25,6 +25,7 @@ from moderation_app.models.marketplace import CRITERION_LABELS
 from moderation_app.permissions import PUBLIC, access_for
 from moderation_app.security_log import log_security_event
 from moderation_app.services.accounts import is_time_zone
+from moderation_app.services.evidence.backends import StorageUnavailable
 from moderation_app.services.errors import NoSuchRecord
 from moderation_app.sessions import discard_session_changes
 
@@ -148,6 +149,17 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     # A service's NoSuchRecord (absent, or someone else's) is a plain 404, never a 403.
     app.register_error_handler(NoSuchRecord, lambda error: handle_http_error(NotFound()))
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_error(error: StorageUnavailable):
+        # The evidence store (S3) is down: like the database's outage, a 503 and no traceback.
+        _discard_session()
+        app.logger.error("evidence store unavailable on %s %s: %s", request.method, request.path,
+                         error)
+        body, status = _render_error(503, "Temporarily unavailable",
+                                     "The desk cannot reach its evidence store right now. Nothing "
+                                     "was changed; try again in a few minutes.")
+        return body, status, {"Retry-After": "30"}
 
     @app.errorhandler(DBAPIError)
     def database_error(error: DBAPIError):

@@ -25,6 +25,14 @@ from tests.helpers.database import (
     raw_sql,
 )
 from tests.helpers.queue import add_seller
+from tests.helpers.s3 import TEST_EVIDENCE_STORAGE, s3_objects
+
+
+@pytest.fixture(scope="session", autouse=True)
+def evidence_bucket() -> None:
+    """With TEST_EVIDENCE_STORAGE, its bucket (each test's app keeps a prefix of its own in it)."""
+    if TEST_EVIDENCE_STORAGE:
+        s3_objects(TEST_EVIDENCE_STORAGE).ensure_bucket()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""`flask --app wsgi evidence gc`."""
+"""`flask --app wsgi evidence gc` and `evidence migrate --to s3://…`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import click
 from flask.cli import AppGroup
 
 from moderation_app.extensions import db
+from moderation_app.services.evidence.backends import S3Objects, StorageUnavailable, parse_s3_location
 from moderation_app.services.evidence.gc import DEFAULT_MIN_AGE, collect_garbage
-from moderation_app.settings import evidence_store
+from moderation_app.services.evidence.migrate import migrate_evidence
+from moderation_app.settings import evidence_store, s3_settings
 
 evidence_cli = AppGroup("evidence", help="Look after the stored evidence files.")
 
@@ -50,4 +52,52 @@ def evidence_gc(dry_run: bool, min_age_minutes: int) -> None:
     click.echo(f"{done}; {len(report.too_young)} younger than {min_age_minutes} min left alone; "
                f"{len(report.missing)} missing files")
     if report.failed or report.missing:
+        sys.exit(1)
+
+
+def _s3_location(_context, _parameter, value: str) -> str:
+    try:
+        return str(parse_s3_location(value))
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@evidence_cli.command("migrate")
+@click.option("--to", "location", required=True, callback=_s3_location,
+              help="The S3 location to copy to, s3://bucket/prefix (S3_ENDPOINT_URL and the "
+                   "AWS_* variables say where and as whom).")
+@click.option("--verbose", is_flag=True, help="One line per file.")
+def evidence_migrate(location: str, verbose: bool) -> None:
+    """Copy every evidence file the desk's rows name from the current store into S3, checking
+    each SHA-256 before and after. Safe to rerun: files already copied are skipped. Then set
+    EVIDENCE_STORAGE to the same location and restart the desk. Exits 1 if a file is missing
+    or a copy failed its check."""
+    source = evidence_store()
+    if source.backend.description == location:
+        raise click.UsageError(f"{location} is already the desk's evidence store.")
+    done = 0
+
+    def progress(name: str, outcome: str) -> None:
+        nonlocal done
+        done += 1
+        if verbose:
+            click.echo(f"{outcome}: {name}")
+        elif done % 1000 == 0:
+            click.echo(f"{done} files looked at")
+
+    try:
+        report = migrate_evidence(source, S3Objects(s3_settings(location)), progress)
+    except StorageUnavailable as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error}. Nothing is lost: run the same command again to "
+                                   "carry on.") from None
+    db.session.commit()  # the evidence.migrated event
+    for name in report.missing:
+        click.echo(f"missing from {source.backend.description}: {name}", err=True)
+    for name, why in report.failed:
+        click.echo(f"not copied: {name}: {why}", err=True)
+    click.echo(f"copied {report.copied} files ({_size(report.copied_bytes)}) to {location}; "
+               f"{report.already_there} already there; {len(report.missing)} missing; "
+               f"{len(report.failed)} failed")
+    if not report.ok:
         sys.exit(1)

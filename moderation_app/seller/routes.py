@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +42,7 @@ from moderation_app.seller.uploads import (
 )
 from moderation_app.services.counters import counts as request_counts
 from moderation_app.services.errors import DomainError
+from moderation_app.services.evidence.backends import StorageUnavailable
 from moderation_app.services.evidence.storage import EvidenceRejected, PreparedImage, StagedFiles
 from moderation_app.services.marketplace.ratings import seller_offers, seller_rating, seller_reviews
 from moderation_app.services.requests.filing import (
@@ -138,7 +139,22 @@ def _commit_with_evidence(seller: User, form: AnswerForm | AppealForm,
         log_refusal(seller, error)
         form.evidence.errors = [str(error)]
         return False
+    except StorageUnavailable as error:
+        _storage_down(form, error)
+        return False
     return True
+
+
+# The form keeps what the seller typed; the files have to be attached again.
+STORAGE_DOWN = ("The desk cannot store screenshots right now, so nothing was sent. Try again in a "
+                "few minutes; you will need to attach the screenshots again.")
+
+
+def _storage_down(form: AnswerForm | AppealForm | DeletionRequestForm,
+                  error: StorageUnavailable) -> None:
+    db.session.rollback()
+    current_app.logger.error("evidence store unavailable: %s", error)
+    form.evidence.errors = [STORAGE_DOWN]
 
 
 @bp.route("/reviews")
@@ -222,6 +238,8 @@ def new_request(review_id: str) -> ResponseReturnValue:
         db.session.rollback()
         log_refusal(seller, error)
         form.evidence.errors = [str(error)]
+    except StorageUnavailable as error:
+        _storage_down(form, error)
     except IntegrityError:
         # Another request for this review was opened at the same moment.
         db.session.rollback()

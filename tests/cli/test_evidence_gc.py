@@ -15,7 +15,11 @@ from moderation_app.services.audit.log import verify_chain
 from tests.helpers.images import image_bytes
 from tests.helpers.marketplace import add_review
 from tests.helpers.requests import file_request
+from tests.helpers.s3 import local_storage_only
 from tests.helpers.stored import audit_details, evidence_rows, stored_files
+
+# Files planted with their age set by hand: the local folder's. S3's are in test_evidence_s3.py.
+pytestmark = local_storage_only
 
 TWO_HOURS = 2 * 3600
 

@@ -19,6 +19,7 @@ from moderation_app import create_app
 from moderation_app.config import postgresql_options
 from moderation_app.extensions import db
 from tests.helpers.clients import FormClient
+from tests.helpers.s3 import storage_config_for_test
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -60,6 +61,7 @@ def base_test_config(database_url: str, upload_dir: Path) -> dict[str, object]:
         "UPLOAD_DIR": str(upload_dir),
         # Test runs are plain http, like `make run`.
         "SESSION_COOKIE_SECURE": False,
+        **storage_config_for_test(),
     }
 
 

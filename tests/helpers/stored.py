@@ -1,4 +1,4 @@
-"""What the database and UPLOAD_DIR hold after a test's steps: row counts, rows loaded and detached,
+"""What the database and the evidence store (UPLOAD_DIR or S3) hold after a test's steps: row counts, rows loaded and detached,
 audit events, stored files. Each reads in its own app context, so it sees only what was committed."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, DeletionRequest, Evidence, RequestMessage
+from moderation_app.settings import evidence_store
+from tests.helpers.s3 import object_bytes, remove_object, stored_keys
 
 
 def row_counts(app: Flask) -> dict[str, int]:
@@ -30,8 +32,32 @@ NOTHING = {"requests": 0, "evidence": 0, "messages": 0, "request events": 0}
 
 
 def stored_files(app: Flask) -> list[str]:
+    """The names in the app's evidence store: its S3 prefix, or the files of UPLOAD_DIR."""
+    if app.config.get("EVIDENCE_STORAGE"):
+        return stored_keys(app)
     upload_dir = Path(app.config["UPLOAD_DIR"])
     return sorted(path.name for path in upload_dir.iterdir()) if upload_dir.exists() else []
+
+
+def stored_bytes(app: Flask, name: str) -> bytes:
+    """What the store holds under `name`, read past the app's own backend."""
+    if app.config.get("EVIDENCE_STORAGE"):
+        return object_bytes(app, name)
+    return (Path(app.config["UPLOAD_DIR"]) / name).read_bytes()
+
+
+def remove_stored(app: Flask, name: str) -> None:
+    """A file lost behind the app's back (a restored backup, a manual clean-up)."""
+    if app.config.get("EVIDENCE_STORAGE"):
+        remove_object(app, name)
+    else:
+        (Path(app.config["UPLOAD_DIR"]) / name).unlink()
+
+
+def backend_class(app: Flask) -> type:
+    """The class of the app's evidence backend, for a test that makes its writes fail."""
+    with app.app_context():
+        return type(evidence_store().backend)
 
 
 def nothing_stored(app: Flask) -> bool:

@@ -16,6 +16,7 @@ ACTION_LABELS: dict[str, str] = {
     "auth.session_expired": "Session expired",
     "counters.rebuilt": "Request counters rebuilt",
     "evidence.gc": "Orphaned evidence files removed",
+    "evidence.migrated": "Evidence copied to S3",
     "marketplace.imported": "Marketplace data imported",
     "reply_template.created": "Reply template created",
     "reply_template.edited": "Reply template edited",

@@ -6,17 +6,15 @@ process killed in between leaves files behind that nothing refers to. ``find_gar
 something. Rows whose file is missing are only reported: a row is evidence, and deciding what to
 do about a lost screenshot is a person's job. The caller commits.
 
-Only regular files directly in UPLOAD_DIR whose names the app could have chosen are candidates;
-symlinks, directories and every other name are left alone and never followed.
+Only files whose names the app could have chosen are candidates: in the local folder, regular files
+directly in it (symlinks, directories and every other name are left alone and never followed); in
+S3, objects directly under the prefix.
 """
 
 from __future__ import annotations
 
-import os
-import stat
-import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -60,36 +58,16 @@ class GarbageReport:
         return sum(item.size for item in self.removed)
 
 
-def _stored_files(store: EvidenceStore, now: float) -> dict[str, StoredFile]:
-    found: dict[str, StoredFile] = {}
-    with os.scandir(store.root) as entries:
-        for entry in entries:
-            try:
-                store.path_for(entry.name)  # the app's name pattern, or not ours
-            except ValueError:
-                continue
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:  # removed since the listing
-                continue
-            if stat.S_ISREG(info.st_mode):
-                found[entry.name] = StoredFile(entry.name, info.st_size,
-                                               timedelta(seconds=max(now - info.st_mtime, 0)))
-    return found
-
-
-def _is_regular_file(store: EvidenceStore, name: str) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(store.path_for(name)).st_mode)
-    except (FileNotFoundError, ValueError):
-        return False
+def _stored_files(store: EvidenceStore, now: datetime) -> dict[str, StoredFile]:
+    return {item.name: StoredFile(item.name, item.size, max(now - item.modified, timedelta(0)))
+            for item in store.backend.listing()}
 
 
 def find_garbage(store: EvidenceStore, min_age: timedelta = DEFAULT_MIN_AGE) -> GarbageReport:
     """Orphan files (split by age) and rows whose image or thumbnail is not a file in the store."""
     # The directory is listed before the rows are read: a row committed in between is then seen,
     # so a file can only look orphaned if its row had not committed when the listing ended.
-    files = _stored_files(store, time.time())
+    files = _stored_files(store, datetime.now(timezone.utc))
     rows = db.session.execute(
         select(Evidence.id, Evidence.request_id, Evidence.stored_name, Evidence.thumbnail_name)
         .order_by(Evidence.id).execution_options(yield_per=1000))
@@ -99,7 +77,7 @@ def find_garbage(store: EvidenceStore, min_age: timedelta = DEFAULT_MIN_AGE) -> 
         for name in (row.stored_name, row.thumbnail_name):
             referenced.add(name)
             # Looked up again when not listed: its upload may have written it after the listing.
-            if name not in files and not _is_regular_file(store, name):
+            if name not in files and not store.backend.exists(name):
                 report.missing.append(MissingFile(row.id, row.request_id, name))
     for name in sorted(files.keys() - referenced):
         item = files[name]
@@ -115,11 +93,7 @@ def collect_garbage(store: EvidenceStore, min_age: timedelta = DEFAULT_MIN_AGE, 
         return report
     for item in report.orphans:
         try:
-            # unlink removes the name itself: had it become a symlink since the listing, the
-            # link would go, never its target.
-            store.path_for(item.name).unlink()
-        except FileNotFoundError:  # removed by someone else meanwhile; not ours to count
-            continue
+            store.delete(item.name)
         except OSError as error:
             report.failed.append((item, error.strerror or str(error)))
         else:

@@ -13,17 +13,15 @@ request is good:
       (``images.decode_image``).
    A refused request therefore costs reading and header parsing, never a decode.
 2. ``with store.transaction() as staged: staged.save(prepared)`` writes the image and its thumbnail
-   under names we choose, mode 0600. If the block raises, every file written in it is deleted. The
-   caller adds the ``Evidence`` rows and commits as the *last* statement of the block.
+   under names we choose, to the store's backend (backends.py: a 0700 folder of 0600 files, or an
+   S3 bucket). If the block raises, every file written in it is deleted. The caller adds the
+   ``Evidence`` rows and commits as the *last* statement of the block.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import re
 import secrets
-import stat
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -31,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from moderation_app.services.evidence.backends import Backend, LocalFiles, Opened
 # The image half of the pipeline; its public names are imported from here too.
 from moderation_app.services.evidence.images import (
     DEFAULT_LIMITS,
@@ -140,79 +139,41 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-# Every name we write: 128 random bits in hex, then our own extension. Nothing else is a valid name.
-_STORED_NAME = re.compile(r"[0-9a-f]{32}(?:\.png|\.jpg|\.thumb\.jpg)")
-
-
-_warned_roots: set[Path] = set()
-
-
-def _make_private(root: Path) -> None:
-    """Creates ``root`` mode 0700, or tightens an existing one of ours to 0700: a checkout's
-    ``uploads/`` comes from git as 0755, which lets every local account list the evidence.
-    Costs what ``mkdir(exist_ok=True)`` costs (a mkdir and a stat); chmod runs only when the
-    mode is wider, so once."""
-    try:
-        root.mkdir(mode=0o700, parents=True)
-        return
-    except FileExistsError:
-        pass
-    status = root.stat()
-    if not stat.S_ISDIR(status.st_mode):
-        raise NotADirectoryError(f"the evidence directory {root} is not a directory")
-    mode = stat.S_IMODE(status.st_mode)
-    if not mode & 0o077:
-        return
-    if status.st_uid == os.geteuid():
-        try:
-            root.chmod(0o700)
-        except OSError as error:
-            _warn_once(root, "evidence directory %s is mode %04o and could not be made 0700: %s",
-                       root, mode, error)
-        else:
-            logger.warning("evidence directory %s was mode %04o; made it 0700", root, mode)
-        return
-    # Not ours to change: the operator who owns it has to.
-    _warn_once(root, "evidence directory %s is mode %04o and belongs to another user; "
-               "make it 0700", root, mode)
-
-
-def _warn_once(root: Path, message: str, *args: object) -> None:
-    # The store is built per request: one line per directory is enough.
-    if root not in _warned_roots:
-        _warned_roots.add(root)
-        logger.warning(message, *args)
-
-
 class EvidenceStore:
-    """Evidence files on local disk under ``root``, named by us, readable only by the app's user."""
+    """Evidence files in one backend (backends.py: the local folder or S3), named by us."""
 
-    def __init__(self, root: Path | str) -> None:
-        # Absolute: a relative root would mean one place to the writer (the working directory)
-        # and another to Flask's send_file (the app's root path).
-        self.root = Path(root).absolute()
-        _make_private(self.root)
+    def __init__(self, backend: Backend | Path | str) -> None:
+        # A path is the local folder: the embedded default, and what most tests build.
+        self.backend: Backend = (backend if not isinstance(backend, (Path, str))
+                                 else LocalFiles(backend))
+
+    @property
+    def root(self) -> Path:
+        """The local folder (a local store only)."""
+        return self._local().root
 
     def path_for(self, name: str) -> Path:
-        """The path of a stored file. Refuses (ValueError) any name we could not have chosen, so a
-        name from anywhere else can never reach outside ``root``."""
-        if not isinstance(name, str) or not _STORED_NAME.fullmatch(name):
-            raise ValueError(f"not an evidence file name: {name!r}")
-        return self.root / name
+        """The path of a stored file in a local store. Refuses (ValueError) any name we could not
+        have chosen, so a name from anywhere else can never reach outside the folder."""
+        return self._local().path_for(name)
+
+    def _local(self) -> LocalFiles:
+        if not isinstance(self.backend, LocalFiles):
+            raise TypeError(f"the evidence store is {self.backend.description}, not a folder")
+        return self.backend
 
     def save(self, prepared: PreparedImage) -> StoredImage:
         """Writes the image and its thumbnail; both or neither. Prefer ``transaction()``, which also
         removes them if the caller's database work fails."""
         token = secrets.token_hex(16)
         stored_name, thumbnail_name = token + prepared.extension, token + ".thumb.jpg"
-        self._write(stored_name, prepared.data)
+        self.backend.write(stored_name, prepared.data)
         try:
-            self._write(thumbnail_name, prepared.thumbnail)
-            # The new names must survive a machine crash too, before the row naming them commits.
-            self._sync_directory()
+            self.backend.write(thumbnail_name, prepared.thumbnail)
+            self.backend.flush()
         except BaseException:
-            self.delete(stored_name)
-            self.delete(thumbnail_name)
+            self._delete_quietly(stored_name)
+            self._delete_quietly(thumbnail_name)
             raise
         return StoredImage(
             original_filename=prepared.original_filename,
@@ -227,7 +188,18 @@ class EvidenceStore:
         )
 
     def delete(self, name: str) -> None:
-        self.path_for(name).unlink(missing_ok=True)
+        self.backend.delete(name)
+
+    def _delete_quietly(self, name: str) -> None:
+        # Cleaning up after a failure: the failure matters more than an orphan `evidence gc` finds.
+        try:
+            self.backend.delete(name)
+        except OSError:
+            logger.exception("could not remove staged evidence file %s", name)
+
+    def open(self, name: str) -> Opened:
+        """A stored file for reading; NotStored when there is none."""
+        return self.backend.open(name)
 
     @contextmanager
     def transaction(self) -> Iterator[StagedFiles]:
@@ -240,27 +212,6 @@ class EvidenceStore:
             raise
         finally:
             staged.closed = True
-
-    def _sync_directory(self) -> None:
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def _write(self, name: str, data: bytes) -> None:
-        path = self.path_for(name)
-        # O_EXCL: never overwrite, never follow a planted symlink. 0600: only the app reads it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-                file.flush()
-                # The row that points here may commit right after; the bytes must be on disk.
-                os.fsync(file.fileno())
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
 
 
 class StagedFiles:
@@ -283,8 +234,5 @@ class StagedFiles:
 
     def discard(self) -> None:
         for name in reversed(self.names):
-            try:
-                self._store.delete(name)
-            except OSError:  # keep cleaning up; the original error matters more than an orphan file
-                logger.exception("could not remove staged evidence file %s", name)
+            self._store._delete_quietly(name)
         self.names.clear()

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from moderation_app.services.evidence import storage
+from moderation_app.services.evidence import backends
 from moderation_app.services.evidence.storage import EvidenceStore
 from tests.helpers.marketplace import add_review
 from tests.helpers.requests import file_request
+from tests.helpers.s3 import local_storage_only
 
 
 def mode(path: Path) -> int:
@@ -30,7 +31,7 @@ def checked_out(path: Path, permissions: int = 0o755) -> Path:
 
 def warnings_about(caplog: pytest.LogCaptureFixture, root: Path) -> list[str]:
     return [record.getMessage() for record in caplog.records
-            if record.name == storage.logger.name and str(root) in record.getMessage()]
+            if record.name == backends.logger.name and str(root) in record.getMessage()]
 
 
 @pytest.mark.parametrize("permissions", [0o755, 0o750, 0o701, 0o777], ids="{:04o}".format)
@@ -81,6 +82,7 @@ def test_a_store_refuses_a_root_that_is_a_file(tmp_path):
         EvidenceStore(root)
 
 
+@local_storage_only
 def test_a_checked_out_uploads_directory_is_0700_once_the_desk_has_stored_evidence(
         app, seller, seller_client, tmp_path):
     root = checked_out(tmp_path / "checkout" / "uploads")

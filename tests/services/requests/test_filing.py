@@ -29,7 +29,6 @@ from moderation_app.models import (
 from moderation_app.services.errors import NoSuchRecord
 from moderation_app.services.evidence.storage import (
     EvidenceRejected,
-    EvidenceStore,
     PreparedImage,
     StagedFiles,
     prepare_images,
@@ -44,6 +43,7 @@ from moderation_app.services.requests.filing import (
     submit_request,
     withdraw_request,
 )
+from moderation_app.settings import evidence_store
 from tests.helpers.images import image_bytes
 from tests.helpers.marketplace import add_review, hide_review, set_order_status
 from tests.helpers.requests import (
@@ -66,8 +66,8 @@ def screenshots(count: int = 1) -> list[PreparedImage]:
 
 @contextmanager
 def seller_session(app, seller: User) -> Iterator[tuple[User, StagedFiles]]:
-    """An app context with the seller's row and an evidence transaction on the app's UPLOAD_DIR."""
-    with app.app_context(), EvidenceStore(app.config["UPLOAD_DIR"]).transaction() as staged:
+    """An app context with the seller's row and an evidence transaction on the app's store."""
+    with app.app_context(), evidence_store().transaction() as staged:
         yield db.session.get(User, seller.id), staged
 
 

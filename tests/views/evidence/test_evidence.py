@@ -10,7 +10,6 @@ import io
 import re
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -23,13 +22,22 @@ from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models import Evidence, RequestStatus, User
 from moderation_app.seller import uploads as seller_uploads
-from moderation_app.services.evidence.storage import EvidenceStore
 from moderation_app.transactions import in_writing
 from tests.helpers.clients import FormClient, page_text, page_without_csrf_tokens, signed_in
 from tests.helpers.images import image_bytes, noisy_png
 from tests.helpers.marketplace import add_review
 from tests.helpers.requests import answer, ask_for_information, file_request, submit
-from tests.helpers.stored import evidence_rows, nothing_stored, request_state, row_counts, stored_files
+from tests.helpers.stored import (
+    backend_class,
+    evidence_rows,
+    nothing_stored,
+    remove_stored,
+    request_state,
+    row_counts,
+    stored_bytes,
+    stored_files,
+)
+from tests.helpers.s3 import local_storage_only
 
 STORED_NAME = re.compile(r"[0-9a-f]{32}\.(png|jpg)")
 HEX16 = re.compile(r"[0-9a-f]{16}")
@@ -58,8 +66,7 @@ def test_accepted_image_is_stored_under_our_name_with_its_facts_and_served_back(
                  files=[(image_bytes(fmt, size=(200, 120), seed=3), name)])
 
     [item] = evidence_rows(app)
-    stored = Path(app.config["UPLOAD_DIR"]) / item.stored_name
-    content = stored.read_bytes()
+    content = stored_bytes(app, item.stored_name)
     assert item.original_filename == name
     assert STORED_NAME.fullmatch(item.stored_name) and name not in item.stored_name
     assert item.thumbnail_name == item.stored_name.rsplit(".", 1)[0] + ".thumb.jpg"
@@ -162,26 +169,27 @@ def test_bad_file_in_an_answer_is_refused_and_the_question_stays_open(app, selle
 
 # --- all or nothing ------------------------------------------------------------------------------
 
-def _fail_writing_the_second_image(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_write, calls = EvidenceStore._write, []
+def _fail_writing_the_second_image(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = backend_class(app)
+    real_write, calls = backend.write, []
 
     def write(self, name, data):
         calls.append(name)
-        if len(calls) == 3:  # image and thumbnail of the first file are on disk by now
+        if len(calls) == 3:  # image and thumbnail of the first file are stored by now
             raise OSError(28, "No space left on device")
         return real_write(self, name, data)
 
-    monkeypatch.setattr(EvidenceStore, "_write", write)
+    monkeypatch.setattr(backend, "write", write)
 
 
-def _fail_recording_the_audit_event(monkeypatch: pytest.MonkeyPatch) -> None:
+def _fail_recording_the_audit_event(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     def record_event(*args, **kwargs):
         raise RuntimeError("audit log unavailable")
 
     monkeypatch.setattr("moderation_app.services.requests.filing.record_event", record_event)
 
 
-def _fail_the_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+def _fail_the_commit(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     real_commit = Session.commit
 
     def commit(self):
@@ -207,10 +215,11 @@ def test_failure_after_files_were_written_leaves_no_row_and_no_file(app, seller,
     review_id = add_review(app, seller)
     token = seller_client.csrf_token()
     written: list[str] = []
-    real_write = EvidenceStore._write
-    monkeypatch.setattr(EvidenceStore, "_write",
+    backend = backend_class(app)
+    real_write = backend.write
+    monkeypatch.setattr(backend, "write",
                         lambda self, name, data: (written.append(name), real_write(self, name, data))[1])
-    fail(monkeypatch)
+    fail(app, monkeypatch)
 
     response = submit(seller_client, review_id, csrf_token=token,
                       files=[(image_bytes(seed=1), "one.png"), (image_bytes("JPEG", seed=2), "two.jpg")])
@@ -229,7 +238,7 @@ def test_failed_answer_leaves_the_question_open_and_no_new_file(app, seller, age
     ask_for_information(app, request_id, agent)
     before, counts, files = request_state(app, request_id), row_counts(app), stored_files(app)
     token = seller_client.csrf_token()
-    fail(monkeypatch)
+    fail(app, monkeypatch)
 
     response = answer(seller_client, request_id, "With the chat", files=[(image_bytes(seed=7), "c.png")],
                       csrf_token=token)
@@ -351,7 +360,7 @@ def test_evidence_is_served_as_an_image_that_cannot_be_sniffed_or_run(app, evide
     assert f"filename={download_name.format(id=evidence.id)}" in disposition
     assert "Invoice" not in disposition and "ACME" not in disposition
     name = evidence.stored_name if not suffix else evidence.thumbnail_name
-    assert body == (Path(app.config["UPLOAD_DIR"]) / name).read_bytes()
+    assert body == stored_bytes(app, name)
 
 
 def test_thumbnail_is_a_320_pixel_jpeg_and_the_full_size_is_the_original_size(app, evidence,
@@ -401,14 +410,15 @@ def test_a_file_missing_on_disk_answers_404_not_500(app, seller, seller_client):
     request_id = file_request(seller_client, add_review(app, seller))
     with app.app_context():
         evidence = db.session.scalars(select(Evidence).where(Evidence.request_id == request_id)).one()
-        (Path(app.config["UPLOAD_DIR"]) / evidence.stored_name).unlink()
         evidence_id = evidence.id
+    remove_stored(app, evidence.stored_name)
 
     response = seller_client.get(f"/evidence/{evidence_id}")
 
     assert response.status_code == 404
 
 
+@local_storage_only
 def test_a_relative_upload_dir_is_one_place_for_storing_and_serving(app, seller, seller_client,
                                                                    tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
