@@ -22,6 +22,7 @@ from moderation_app import (
     seller,
     staff,
     team,
+    webhooks,
 )
 from moderation_app.cli import register as register_cli
 from moderation_app.config import PROJECT_ROOT, base_settings, check_settings
@@ -43,7 +44,7 @@ from moderation_app.web import (
 )
 
 BLUEPRINTS = (account.bp, audit.bp, auth.bp, dashboard.bp, evidence.bp, health.bp, seller.bp, staff.bp,
-              team.bp, notifications.bp, replies.bp)
+              team.bp, notifications.bp, replies.bp, webhooks.bp)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

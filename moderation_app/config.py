@@ -11,6 +11,8 @@ from pathlib import Path
 from moderation_app.services.evidence.backends import parse_s3_location
 from moderation_app.services.evidence.images import DEFAULT_LIMITS, MB
 from moderation_app.services.notifications.smtp import SmtpUrlError, parse_smtp_url
+from moderation_app.services.webhooks.signing import WebhookSecretError, parse_secret
+from moderation_app.services.webhooks.transport import WebhookUrlError, check_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Connections kept open for SQLite; more are opened when needed (see engine_options).
@@ -148,6 +150,17 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "NOTIFICATION_MAX_ATTEMPTS": 8,
         # How often `notifications send` looks for due messages when there were none.
         "NOTIFICATION_POLL_SECONDS": 5,
+        # Decisions to the marketplace as signed webhooks (docs/webhooks.md). No URL: events wait
+        # in the outbox, listed on /webhooks. The secret is the Standard Webhooks `whsec_<base64>`.
+        "MARKETPLACE_WEBHOOK_URL": os.environ.get("MARKETPLACE_WEBHOOK_URL") or None,
+        "MARKETPLACE_WEBHOOK_SECRET": os.environ.get("MARKETPLACE_WEBHOOK_SECRET") or None,
+        "WEBHOOK_TIMEOUT_SECONDS": 10,
+        # A failed attempt waits 30 s, doubled each time up to 1 h; a failure 24 h after the first
+        # of its run gives up (about 35 attempts), and a manager may retry it on /webhooks.
+        "WEBHOOK_RETRY_SECONDS": 30,
+        "WEBHOOK_RETRY_MAX_SECONDS": 3600,
+        "WEBHOOK_GIVE_UP_HOURS": 24,
+        "WEBHOOK_POLL_SECONDS": 5,
     }
 
 
@@ -182,9 +195,26 @@ def check_storage_settings(config: dict[str, object]) -> None:
         raise ConfigError("S3_ENDPOINT_URL must be an http(s) address, e.g. https://s3.example.com.")
 
 
+def check_webhook_settings(config: dict[str, object]) -> None:
+    """A bad MARKETPLACE_WEBHOOK_URL or _SECRET stops the app at start-up, not at the first
+    decision: a URL needs a secret (the marketplace must be able to verify what it gets)."""
+    url, secret = config.get("MARKETPLACE_WEBHOOK_URL"), config.get("MARKETPLACE_WEBHOOK_SECRET")
+    try:
+        if url:
+            check_url(str(url))
+            if not secret:
+                raise ConfigError("MARKETPLACE_WEBHOOK_URL is set but MARKETPLACE_WEBHOOK_SECRET is "
+                                  "not: webhooks are always signed (whsec_<base64>).")
+        if secret:
+            parse_secret(str(secret))
+    except (WebhookUrlError, WebhookSecretError) as error:
+        raise ConfigError(str(error)) from None
+
+
 def check_settings(config: dict[str, object], *, testing: bool, debug: bool) -> None:
     check_mail_settings(config)
     check_storage_settings(config)
+    check_webhook_settings(config)
     if not config.get("SECRET_KEY"):
         if testing or debug:
             # Development and tests get a throwaway key: sessions simply do not survive a restart.

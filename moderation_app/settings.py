@@ -16,6 +16,8 @@ from moderation_app.services.evidence.storage import EvidenceStore
 from moderation_app.services.notifications.messages import MailSettings
 from moderation_app.services.notifications.outbox import RetryPolicy
 from moderation_app.services.notifications.smtp import SmtpTransport, parse_smtp_url
+from moderation_app.services.webhooks.outbox import RetryPolicy as WebhookRetryPolicy
+from moderation_app.services.webhooks.transport import WebhookTransport
 
 
 def claim_lease() -> timedelta:
@@ -78,3 +80,20 @@ def retry_policy() -> RetryPolicy:
     return RetryPolicy(first_delay=timedelta(seconds=float(config["NOTIFICATION_RETRY_SECONDS"])),
                        max_delay=timedelta(seconds=float(config["NOTIFICATION_RETRY_MAX_SECONDS"])),
                        max_attempts=int(config["NOTIFICATION_MAX_ATTEMPTS"]))
+
+
+def webhook_transport() -> WebhookTransport | None:
+    """None without MARKETPLACE_WEBHOOK_URL: nothing is sent, events wait in the outbox."""
+    config = current_app.config
+    if not config.get("MARKETPLACE_WEBHOOK_URL"):
+        return None
+    return WebhookTransport(config["MARKETPLACE_WEBHOOK_URL"], config["MARKETPLACE_WEBHOOK_SECRET"],
+                            timeout=float(config["WEBHOOK_TIMEOUT_SECONDS"]))
+
+
+def webhook_retry_policy() -> WebhookRetryPolicy:
+    config = current_app.config
+    return WebhookRetryPolicy(
+        first_delay=timedelta(seconds=float(config["WEBHOOK_RETRY_SECONDS"])),
+        max_delay=timedelta(seconds=float(config["WEBHOOK_RETRY_MAX_SECONDS"])),
+        give_up_after=timedelta(hours=float(config["WEBHOOK_GIVE_UP_HOURS"])))

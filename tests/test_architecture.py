@@ -38,6 +38,7 @@ LAYERS = {
     "audit": "blueprint", "health": "blueprint",
     "team": "blueprint",
     "notifications": "blueprint",
+    "webhooks": "blueprint",
     "replies": "blueprint",
     "dashboard": "blueprint",
     "cli": "cli",

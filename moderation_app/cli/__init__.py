@@ -10,6 +10,7 @@ from moderation_app.cli.evidence import evidence_cli
 from moderation_app.cli.marketplace import import_marketplace, seed_demo_command
 from moderation_app.cli.notifications import notifications_cli
 from moderation_app.cli.users import users_cli
+from moderation_app.cli.webhooks import webhooks_cli
 
 
 def register(app: Flask) -> None:
@@ -20,3 +21,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(import_marketplace)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(notifications_cli)
+    app.cli.add_command(webhooks_cli)

@@ -9,7 +9,6 @@ to the server so the desk's writers never wait on SMTP."""
 
 from __future__ import annotations
 
-import signal
 import smtplib
 import sys
 import threading
@@ -21,6 +20,7 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import DBAPIError
 
 from moderation_app.database import utcnow
+from moderation_app.cli.stopping import stop_on_signals
 from moderation_app.extensions import db
 from moderation_app.models.notifications import NotificationStatus
 from moderation_app.services.notifications.messages import MailSettings, compose
@@ -95,14 +95,6 @@ def deliver_round(transport: SmtpTransport, mail: MailSettings, policy: RetryPol
     return report
 
 
-def _stop_on_signals() -> threading.Event:
-    """SIGTERM or SIGINT: finish the message in flight, then stop."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    return stop
-
-
 @notifications_cli.command("send")
 @click.option("--once", is_flag=True,
               help="Deliver what is due now and exit (for cron); without it, keep delivering.")
@@ -110,7 +102,7 @@ def send(once: bool) -> None:
     """Deliver due e-mails through SMTP_URL. Without SMTP_URL nothing is sent: the messages
     wait, and managers see them on /notifications."""
     # Before the first line of output, so whoever reads it may signal us from then on.
-    stop = threading.Event() if once else _stop_on_signals()
+    stop = threading.Event() if once else stop_on_signals()
     transport = smtp_transport()
     mail, policy = mail_settings(), retry_policy()
     poll = float(current_app.config["NOTIFICATION_POLL_SECONDS"])

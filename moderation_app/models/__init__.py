@@ -21,10 +21,17 @@ from moderation_app.models.requests import (
     RequestStatus,
 )
 from moderation_app.models.users import Role, User
+from moderation_app.models.webhooks import (
+    WebhookAttempt,
+    WebhookEvent,
+    WebhookEventType,
+    WebhookStatus,
+)
 
 __all__ = [
     "AgentDayDecisions", "AuditEvent", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Notification",
     "NotificationKind", "NotificationStatus", "Offer", "Order",
     "OrderStatus", "Reason", "ReplyTemplate", "RequestCount", "RequestHourChanges", "RequestMessage", "RequestStatus", "Review",
     "Role", "SellerDayRequests", "SellerRatingTotals", "SellerRequestCount", "User",
+    "WebhookAttempt", "WebhookEvent", "WebhookEventType", "WebhookStatus",
 ]

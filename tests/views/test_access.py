@@ -69,6 +69,9 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "notifications.index": frozenset({MANAGER}),
     "notifications.show": frozenset({MANAGER}),
     "notifications.message_html": frozenset({MANAGER}),
+    "webhooks.index": frozenset({MANAGER}),
+    "webhooks.show": frozenset({MANAGER}),
+    "webhooks.retry_event": frozenset({MANAGER}),
     "replies.index": frozenset({MANAGER}),
     "replies.create": frozenset({MANAGER}),
     "replies.template": frozenset({MANAGER}),
@@ -196,7 +199,7 @@ def test_no_get_request_changes_anything(app, identity, tmp_path):
     client = seller_client if identity == "seller" else client_for(app, identity)
     arguments = {"request_id": request_id, "evidence_id": evidence_id, "review_id": review_id,
                  "filename": "css/app.css", "user_id": seller.id, "token": "not-a-live-token", "figure": "flow",
-                 "template_id": 1, "notification_id": 1}
+                 "template_id": 1, "notification_id": 1, "event_id": 1}
     before, actions_before = database_snapshot(app), audit_actions(app)
 
     for rule in app.url_map.iter_rules():

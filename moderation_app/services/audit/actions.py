@@ -37,6 +37,7 @@ ACTION_LABELS: dict[str, str] = {
     "user.password_set": "Password set",
     "user.reactivated": "Account reactivated",
     "user.role_changed": "Role changed",
+    "webhook.retried": "Webhook retried",
 }
 
 

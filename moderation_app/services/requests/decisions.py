@@ -1,7 +1,8 @@
 """Deciding a request, and staff notes on it.
 
 A decision changes the request, maybe the review, writes its row in the decisions table (the
-dashboard's facts) and appends its audit event; the caller commits once, so they land together or
+dashboard's facts), appends its audit event and enqueues the seller's e-mail and the marketplace's
+webhook events; the caller commits once, so they land together or
 not at all. Two agents deciding at the same moment: on
 PostgreSQL the caller loads the request with a row lock, so the second waits and then finds it
 decided; everywhere, the version column turns a stale write into StaleDataError.
@@ -35,6 +36,7 @@ from moderation_app.services.notifications.outbox import enqueue as enqueue_noti
 from moderation_app.services.requests.appeals import refuse_first_decider
 from moderation_app.services.requests.claims import holds, renew
 from moderation_app.services.requests.events import latest_events
+from moderation_app.services.webhooks.events import enqueue_events as enqueue_webhooks
 
 # The audit action a page reads back (see events.latest_events).
 DECIDED = "request.decided"
@@ -122,6 +124,8 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
                  })
     # The seller's e-mail, in this transaction: sent after commit, never for a rolled-back decision.
     enqueue_notification(deletion_request, record, on_appeal=on_appeal)
+    # The marketplace's events, likewise: delivered after commit, in order per review.
+    enqueue_webhooks(deletion_request, record, note, on_appeal=on_appeal)
     return DecisionOutcome(decision, status_before, deletion_request.status, rating_before,
                            rating_after)
 
