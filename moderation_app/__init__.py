@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from moderation_app import (
     account,
+    api,
     audit,
     auth,
     dashboard,
@@ -29,7 +30,7 @@ from moderation_app.config import PROJECT_ROOT, base_settings, check_settings
 from moderation_app.database import configure_sqlite
 from moderation_app.extensions import csrf, db, login_manager, migrate
 from moderation_app.models.audit import guard_audit_events
-from moderation_app.permissions import enforce_access
+from moderation_app.permissions import enforce_access, refuse_cookies_to_api
 from moderation_app.services.accounts import load_user_by_session_token
 from moderation_app.services.evidence.images import configure_pillow
 from moderation_app.sessions import DeskSessionInterface, enforce_session_lifetime
@@ -43,8 +44,8 @@ from moderation_app.web import (
     register_template_helpers,
 )
 
-BLUEPRINTS = (account.bp, audit.bp, auth.bp, dashboard.bp, evidence.bp, health.bp, seller.bp, staff.bp,
-              team.bp, notifications.bp, replies.bp, webhooks.bp)
+BLUEPRINTS = (account.bp, api.bp, audit.bp, auth.bp, dashboard.bp, evidence.bp, health.bp, seller.bp,
+              staff.bp, team.bp, notifications.bp, replies.bp, webhooks.bp)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -99,6 +100,8 @@ def configure_libraries() -> None:
 def register_request_hooks(app: Flask) -> None:
     app.request_class = DeskRequest
     app.session_interface = DeskSessionInterface()
+    # The API refuses cookies before any session is looked at (expired, renewed or used).
+    app.before_request(refuse_cookies_to_api)
     # Expiry first, so an expired session meets the access check as an anonymous visitor.
     app.before_request(enforce_session_lifetime)
     app.before_request(enforce_access)

@@ -130,6 +130,15 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "MAX_FORM_PARTS": 100,
         # Text fields (explanations, notes) are small; files are not held in memory by this cap.
         "MAX_FORM_MEMORY_SIZE": 256 * 1024,
+        # The marketplace's JSON API (docs/api.md). Calls per token, in the limiter's moving window.
+        "API_RATE_LIMIT": "120 per minute",
+        # A POST of 1,000 records whose texts are all at the 10,000-character limit is ~10.4 MB
+        # (ASCII); beyond this a call sends fewer records. Only a caller with a good token gets it.
+        "API_MAX_BODY_BYTES": 12 * MB,
+        # The changed-requests list holds back the last seconds: a change stamped in a
+        # transaction that commits later (concurrent writers on PostgreSQL) would otherwise land
+        # behind a cursor already handed out. Decisions commit in milliseconds.
+        "API_CHANGES_SETTLE_SECONDS": 5,
         # Signs audit-log checkpoints (`flask audit checkpoint`); keep it apart from SECRET_KEY.
         "AUDIT_CHECKPOINT_KEY": os.environ.get("AUDIT_CHECKPOINT_KEY"),
         "PAGE_SIZE": 25,

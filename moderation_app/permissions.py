@@ -18,6 +18,10 @@ from moderation_app.security_log import log_security_event
 View = TypeVar("View", bound=Callable[..., object])
 
 PUBLIC = "public"
+# The JSON API (moderation_app/api): a bearer token, never a cookie. Set only by
+# api.auth.token_required, which authenticates before the view runs: declaration and check are one.
+TOKEN = "api-token"
+API_PATH_PREFIX = "/api/"
 # Endpoints Flask itself registers, whose functions we cannot decorate.
 BUILTIN_PUBLIC_ENDPOINTS = frozenset({"static"})
 ACCESS_ATTRIBUTE = "access_roles"
@@ -53,7 +57,7 @@ def enforce_access() -> None:
     if request.endpoint is None:  # no route matched: let the 404/405 handlers answer
         return None
     access = access_for(request.endpoint, current_app)
-    if access == PUBLIC:
+    if access in (PUBLIC, TOKEN):
         return None
     if access is None:
         current_app.logger.warning("denied: endpoint %s declares no access", request.endpoint)
@@ -66,6 +70,19 @@ def enforce_access() -> None:
     if current_user.role not in access:
         abort(403)
     return None
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PATH_PREFIX)
+
+
+def refuse_cookies_to_api() -> None:
+    """before_request hook, first of all: the API is refused to anything that carries the desk's
+    session cookie, so a signed-in browser (or a page someone tricks it into loading) never
+    reaches it, and no session is loaded, renewed or expired on its account."""
+    if is_api_request() and current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
+        abort(403, description="The API does not accept the desk's session cookie: send only "
+                               "'Authorization: Bearer <token>', without cookies.")
 
 
 def home_endpoint_for(role: Role) -> str:

@@ -9,7 +9,17 @@ from functools import lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Request, current_app, g, has_request_context, render_template, request, session
+from flask import (
+    Flask,
+    Request,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    session,
+)
 from flask.globals import request_ctx
 from flask_login import current_user
 from markupsafe import Markup
@@ -22,7 +32,7 @@ from werkzeug.wrappers import Response
 from moderation_app.database import MAX_ROW_ID, is_database_unreachable, is_lock_contention
 from moderation_app.extensions import db
 from moderation_app.models.marketplace import CRITERION_LABELS
-from moderation_app.permissions import PUBLIC, access_for
+from moderation_app.permissions import PUBLIC, access_for, is_api_request
 from moderation_app.security_log import log_security_event
 from moderation_app.services.accounts import is_time_zone
 from moderation_app.services.evidence.backends import StorageUnavailable
@@ -49,6 +59,17 @@ def accepts_uploads(view: View) -> View:
     return view
 
 
+JSON_BODY_ATTRIBUTE = "accepts_json_body"
+# Set by api.auth.token_required once the bearer token is known good (its id).
+API_TOKEN_ID = "api_token_id"
+
+
+def accepts_json_body(view: View) -> View:
+    """Marks an API view that reads a JSON body: up to API_MAX_BODY_BYTES, once its token passed."""
+    setattr(view, JSON_BODY_ATTRIBUTE, True)
+    return view
+
+
 class DeskRequest(Request):
     """Only multipart posts to an @accepts_uploads view, from a user that view admits (a
     signed-in seller), may use the full MAX_CONTENT_LENGTH; every other body (a sign-in, a note,
@@ -60,6 +81,9 @@ class DeskRequest(Request):
     @property  # type: ignore[override]
     def max_content_length(self) -> int | None:
         view = current_app.view_functions.get(self.endpoint) if self.endpoint else None
+        # Only a caller whose token was checked may send the API a large body.
+        if getattr(view, JSON_BODY_ATTRIBUTE, False) and g.get(API_TOKEN_ID) is not None:
+            return current_app.config["API_MAX_BODY_BYTES"]
         if (self.mimetype == "multipart/form-data" and getattr(view, UPLOADS_ATTRIBUTE, False)
                 and self._admits_current_user()):
             return super().max_content_length
@@ -70,7 +94,7 @@ class DeskRequest(Request):
         access = access_for(self.endpoint, current_app)
         if access == PUBLIC:
             return True
-        if not access:
+        if not isinstance(access, frozenset) or not access:
             return False
         # Loading a signed-in user may be the request's first query, and the body is yet to be
         # read: a transaction begun here ends here, so none is open (on SQLite a POST's holds the
@@ -97,7 +121,7 @@ def add_security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if "_user_id" in session:  # signed in (read from the cookie: no database needed here)
+    if "_user_id" in session or is_api_request():  # signed in (read from the cookie), or the API
         # Signed-in pages hold private data: never keep them in a shared or back-button cache.
         response.headers["Cache-Control"] = "no-store"
     return response
@@ -127,8 +151,51 @@ ERROR_MESSAGES = {
 REFUSALS = frozenset({400, 401, 403, 404, 405, 413, 429})
 
 
+# The API's answers, in its own words: a machine reads them (docs/api.md#errors).
+API_ERROR_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+    429: "rate_limited", 500: "internal_error", 503: "unavailable",
+}
+
+
+def api_error(code: int, message: str, headers: Headers | None = None):
+    """A JSON error for /api/: {"error": code word, "message": why}. Never an HTML page."""
+    response = jsonify(error=API_ERROR_CODES.get(code, "error"), message=message)
+    response.status_code = code
+    if headers:
+        response.headers.extend(headers)
+    if code == 401:
+        # RFC 6750: a client that sent a token learns it was refused; one that sent none, how to.
+        response.headers["WWW-Authenticate"] = (
+            'Bearer realm="moderation-desk", error="invalid_token"'
+            if request.headers.get("Authorization", "")[:7].lower() == "bearer "
+            else 'Bearer realm="moderation-desk"')
+    return response
+
+
+def _api_http_error(error: HTTPException, code: int, headers: Headers):
+    # An API view's own description says what was wrong; werkzeug's stock texts are generic.
+    message = error.description or ""
+    if code == 400 and "CSRF" in message:  # cannot happen (the API is exempt), but never leak HTML
+        message = "The request was refused."
+    if code == 404 and not request.url_rule:
+        message = "There is no such API endpoint (see docs/api.md)."
+    if code == 405:
+        message = f"{request.method} is not allowed here; allowed: {headers.get('Allow', '')}."
+    if code == 429:
+        headers.setdefault("Retry-After", "60")
+    return api_error(code, message, headers)
+
+
 def handle_http_error(error: HTTPException):
     code = error.code or 500
+    if is_api_request():
+        if code in REFUSALS or code == 415:
+            log_security_event("refused", status=code, reason=type(error).__name__)
+        headers = Headers(error.get_headers())
+        headers.remove("Content-Type")
+        return _api_http_error(error, code, headers)
     title, message = ERROR_MESSAGES.get(code, (error.name, error.description or ""))
     csrf_failure = code == 400 and bool(error.description) and "CSRF" in error.description
     if csrf_failure:
@@ -170,7 +237,9 @@ def register_error_handlers(app: Flask) -> None:
         # An outage is not a bug: no traceback. Contention may be one (a deadlock): keep it.
         app.logger.error("database unavailable on %s %s: %s", request.method, request.path,
                          type(error.orig).__name__, exc_info=is_lock_contention(error))
-        return handle_http_error(ServiceUnavailable(retry_after=30))
+        return handle_http_error(ServiceUnavailable(
+            retry_after=30, description="The desk cannot reach its database right now; nothing "
+                                        "from this call was written. Try again in a minute."))
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception):
@@ -179,6 +248,9 @@ def register_error_handlers(app: Flask) -> None:
         error_id = uuid.uuid4().hex[:12]
         # The id ties what the user sees to the traceback in the log.
         app.logger.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
+        if is_api_request():
+            return api_error(500, f"Unexpected error {error_id}; nothing from this call was "
+                                  "written. Quote the id when you report it.")
         return _render_error(500, "Something went wrong",
                              "The desk hit an unexpected error and has logged it. "
                              "Quote the error id when you report it.",

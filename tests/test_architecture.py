@@ -40,6 +40,7 @@ LAYERS = {
     "notifications": "blueprint",
     "webhooks": "blueprint",
     "replies": "blueprint",
+    "api": "blueprint",
     "dashboard": "blueprint",
     "cli": "cli",
     "demo": "demo",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from moderation_app.cli.api_tokens import api_tokens_cli
 from moderation_app.cli.audit import audit_cli
 from moderation_app.cli.counters import counters_cli
 from moderation_app.cli.evidence import evidence_cli
@@ -22,3 +23,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(notifications_cli)
     app.cli.add_command(webhooks_cli)
+    app.cli.add_command(api_tokens_cli)

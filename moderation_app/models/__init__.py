@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the app see one complete metadata."""
 
+from moderation_app.models.api_tokens import ApiToken
 from moderation_app.models.audit import AuditEvent
 from moderation_app.models.counters import (
     AgentDayDecisions,
@@ -29,7 +30,7 @@ from moderation_app.models.webhooks import (
 )
 
 __all__ = [
-    "AgentDayDecisions", "AuditEvent", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Notification",
+    "AgentDayDecisions", "ApiToken", "AuditEvent", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Notification",
     "NotificationKind", "NotificationStatus", "Offer", "Order",
     "OrderStatus", "Reason", "ReplyTemplate", "RequestCount", "RequestHourChanges", "RequestMessage", "RequestStatus", "Review",
     "Role", "SellerDayRequests", "SellerRatingTotals", "SellerRequestCount", "User",

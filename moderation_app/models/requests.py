@@ -123,6 +123,8 @@ class DeletionRequest(db.Model):
         # A withdrawal records no decision; the withdrawn tab keys on (updated_at, id) instead.
         Index("ix_deletion_requests_withdrawn_updated", "updated_at", "id",
               sqlite_where=_WITHDRAWN_SQL, postgresql_where=_WITHDRAWN_SQL),
+        # The API's changed requests (api/routes.py), oldest change first, keyset on (updated_at, id).
+        Index("ix_deletion_requests_updated", "updated_at", "id"),
         # Counts per reason read only this index; a reason filter seeks straight to its rows.
         Index("ix_deletion_requests_status_reason_submitted", "status", "reason", "submitted_at", "id"),
         Index("ix_deletion_requests_seller_submitted", "seller_id", "submitted_at"),

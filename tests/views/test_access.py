@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter, Rule, UUIDConverter
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, Evidence
 from moderation_app.models.users import Role
-from moderation_app.permissions import PUBLIC, access_for
+from moderation_app.permissions import PUBLIC, TOKEN, access_for
 from tests.helpers.accounts import make_user
 from tests.helpers.clients import FormClient, signed_in
 from tests.helpers.marketplace import add_review
@@ -78,6 +78,9 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "replies.edit": frozenset({MANAGER}),
     "replies.retire": frozenset({MANAGER}),
     "replies.reactivate": frozenset({MANAGER}),
+    # The marketplace's API: a bearer token only; no cookie identity is admitted (tests/views/api).
+    "api.receive_reviews": TOKEN,
+    "api.changed_request_list": TOKEN,
 }
 
 IDENTITIES = ("anonymous", "seller", "agent", "manager")
@@ -144,6 +147,13 @@ def test_endpoint_admits_exactly_the_identities_in_the_table(app, endpoint, iden
     client = client_for(app, identity)
     url, response = request_endpoint(app, client, endpoint)
     access = ACCESS[endpoint]
+    if access == TOKEN:
+        # No token: 401 asking for one; any cookie (a session, or the anonymous CSRF session a
+        # form post fetched first) is refused outright, before a session is even looked at.
+        assert response.is_json, response.status_code
+        assert response.status_code == (401 if identity == "anonymous" and not client.get_cookie(
+            app.config["SESSION_COOKIE_NAME"]) else 403)
+        return
     allowed = access == PUBLIC or (identity != "anonymous" and Role(identity) in access)
 
     if allowed:

@@ -6,6 +6,9 @@ package and fails on an action without one."""
 from __future__ import annotations
 
 ACTION_LABELS: dict[str, str] = {
+    "api.reviews_received": "Reviews received through the API",
+    "api_token.created": "API token created",
+    "api_token.revoked": "API token revoked",
     "audit.checkpointed": "Audit checkpoint signed",
     "audit.exported": "Audit log exported",
     "auth.login": "Signed in",

@@ -27,6 +27,7 @@ from moderation_app.services.marketplace.lines import (  # noqa: F401  (re-expor
     LineRejected,
     ReviewLine,
     parse_line,
+    parse_record,
     read_lines,
 )
 
@@ -49,6 +50,8 @@ class ImportStats:
 
 
 Reject = Callable[[int, str], None]
+# Told each accepted line's outcome: its number and IMPORTED, UPDATED or UNCHANGED.
+Accept = Callable[[int, int], None]
 
 
 # --- applying a batch --------------------------------------------------------------------------
@@ -75,7 +78,7 @@ _EXISTING_REVIEWS = (
     .where(Review.external_id.in_(select(_KEYS.review_id))))
 _LINE_KEYS = itemgetter(1, 2, 4, 6, 7)  # review, order, offer, seller email, buyer: KEYS's columns
 _SELLER = Role.SELLER.value
-_IMPORTED, _UPDATED, _UNCHANGED = range(3)
+IMPORTED, UPDATED, UNCHANGED = range(3)
 
 
 class _Batch:
@@ -97,8 +100,8 @@ class _Batch:
 
 
 def _stage_line(batch: _Batch, line: ReviewLine, created_at: Any) -> int:
-    """Check one line against the batch and stage its changes. Returns _IMPORTED, _UPDATED or
-    _UNCHANGED; raises LineRejected (staging nothing) when it conflicts. created_at is the
+    """Check one line against the batch and stage its changes. Returns IMPORTED, UPDATED or
+    UNCHANGED; raises LineRejected (staging nothing) when it conflicts. created_at is the
     line's, as staging.stored_time() gives it."""
     (_, review_id, order_id, status, offer_id, title, email, buyer,
      fulfillment, start_time, communication, text, _) = line
@@ -133,11 +136,11 @@ def _stage_line(batch: _Batch, line: ReviewLine, created_at: Any) -> int:
     row = (review_id, order_id, fulfillment, start_time, communication, text, created_at)
     if review is None:
         batch.reviews[review_id] = batch.written_reviews[review_id] = row
-        return _IMPORTED
+        return IMPORTED
     if review != row and not _same_review(review, row):
         batch.reviews[review_id] = batch.written_reviews[review_id] = row
         changed = True
-    return _UPDATED if changed else _UNCHANGED
+    return UPDATED if changed else UNCHANGED
 
 
 def _same_review(stored: tuple[Any, ...], row: tuple[Any, ...]) -> bool:
@@ -165,8 +168,10 @@ def _write(session: Session, batch: _Batch) -> int:
     return len(batch.new_sellers)
 
 
-def apply_batch(lines: list[ReviewLine], stats: ImportStats, reject: Reject) -> None:
-    """Stage and write one batch of parsed lines in the current transaction."""
+def apply_batch(lines: list[ReviewLine], stats: ImportStats, reject: Reject,
+                accept: Accept | None = None) -> None:
+    """Stage and write one batch of parsed lines in the current transaction; `accept`, if
+    given, hears each accepted line's outcome (the API answers per record)."""
     if not lines:
         return
     session = db.session
@@ -177,13 +182,17 @@ def apply_batch(lines: list[ReviewLine], stats: ImportStats, reject: Reject) -> 
     counts = [0, 0, 0]
     for line in lines:
         try:
-            counts[_stage_line(batch, line, stored_time(line.created_at))] += 1
+            outcome = _stage_line(batch, line, stored_time(line.created_at))
         except LineRejected as error:
             stats.rejected += 1
             reject(line.line_number, str(error))
-    stats.imported += counts[_IMPORTED]
-    stats.updated += counts[_UPDATED]
-    stats.unchanged += counts[_UNCHANGED]
+            continue
+        counts[outcome] += 1
+        if accept is not None:
+            accept(line.line_number, outcome)
+    stats.imported += counts[IMPORTED]
+    stats.updated += counts[UPDATED]
+    stats.unchanged += counts[UNCHANGED]
     stats.sellers_created += _write(session, batch)
 
 
@@ -207,3 +216,43 @@ def parsed_batches(numbered_lines: Iterable[tuple[int, bytes | None]], stats: Im
                 stats.rejected += 1
                 reject(number, str(error))
         yield parsed
+
+
+# --- the API's calls ---------------------------------------------------------------------------
+
+# Records per API call: one batch, answered record by record in one response.
+MAX_RECORDS_PER_CALL = 1_000
+_STATUS = {IMPORTED: "created", UPDATED: "updated", UNCHANGED: "unchanged"}
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    index: int
+    status: str  # created, updated, unchanged or rejected
+    errors: tuple[str, ...] = ()
+
+
+def apply_records(records: list[Any], stats: ImportStats) -> list[RecordOutcome]:
+    """Decoded records (the API's JSON array, at most MAX_RECORDS_PER_CALL) checked by the same
+    rules as a file's lines (parse_record) and applied as one batch in the current transaction,
+    in order: a rejected record is answered with why, the others are applied, as the importer
+    does with a file's lines. Indexes count from 0."""
+    if len(records) > MAX_RECORDS_PER_CALL:
+        raise ValueError(f"at most {MAX_RECORDS_PER_CALL} records per call")
+    outcomes: dict[int, RecordOutcome] = {}
+
+    def reject(index: int, reason: str) -> None:
+        outcomes[index] = RecordOutcome(index, "rejected", (reason,))
+
+    def accept(index: int, outcome: int) -> None:
+        outcomes[index] = RecordOutcome(index, _STATUS[outcome])
+
+    parsed = []
+    for index, record in enumerate(records):
+        try:
+            parsed.append(parse_record(index, record))
+        except LineRejected as error:
+            stats.rejected += 1
+            reject(index, str(error))
+    apply_batch(parsed, stats, reject, accept)
+    return [outcomes[index] for index in range(len(records))]

@@ -210,6 +210,12 @@ def _parse_strict(line_number: int, raw: bytes) -> ReviewLine:
         raise LineRejected(f"invalid JSON ({error.msg})") from None
     except ValueError as error:  # e.g. an integer past Python's 4300-digit conversion limit
         raise LineRejected(f"invalid JSON ({error})") from None
+    return parse_record(line_number, record)
+
+
+def parse_record(line_number: int, record: Any) -> ReviewLine:
+    """Check one decoded record (a line's JSON, or an element of the API's array: the same
+    rules, in the same order, with the same messages); raise LineRejected saying why."""
     if not isinstance(record, dict):
         raise LineRejected("line must be a JSON object")
 
