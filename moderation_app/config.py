@@ -112,8 +112,12 @@ def base_settings(instance_path: str) -> dict[str, object]:
         # Failed logins only count against these (see auth.routes).
         "LOGIN_LIMIT_PER_ACCOUNT": "10 per 15 minutes",
         "LOGIN_LIMIT_PER_ADDRESS": "100 per 15 minutes",
-        # memory:// is per process; several workers should share e.g. redis://.
-        "RATELIMIT_STORAGE_URI": "memory://",
+        # Shared state of several workers or servers (docs/deployment.md): the limits' counters.
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # memory:// counts per process: gunicorn refuses several workers on it (gunicorn.conf.py).
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        # Their keys in Redis start with this: two desks (staging, production) may share a Redis.
+        "RATELIMIT_KEY_PREFIX": "desk-limits",
         # How many reverse proxies in front of the app set X-Forwarded-* (0: none, trust nothing).
         "PROXY_COUNT": 0,
         # Evidence limits (see services/evidence/storage.py); the body cap sits just above the total.

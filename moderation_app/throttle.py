@@ -9,17 +9,28 @@ correct password clears the account's count, so only failures in a row lock an a
 Per address (a coarse guard against spraying many accounts), only failures count, so an office
 full of people signing in correctly from one address is never blocked.
 
-One throttle per app (app.extensions["login_throttle"]): apps never share counters. Use a shared
-storage (RATELIMIT_STORAGE_URI=redis://…) when several workers serve the desk.
+One throttle per app (app.extensions["login_throttle"]): apps never share counters. Several
+workers or servers share theirs in Redis (REDIS_URL, or RATELIMIT_STORAGE_URI=redis://…); gunicorn
+refuses to start more than one worker on memory:// (gunicorn.conf.py).
+
+When Redis cannot be reached, the limiter falls back to this process's memory and says so in the
+log at each failed call, and goes back to Redis as soon as it answers: sign-in stays open, still
+throttled, each process counting alone (with N processes an attacker gets at most N times the
+limit while Redis is down). Refusing every sign-in instead would turn a Redis outage into a desk
+outage (docs/deployment.md).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Flask, current_app
 from limits import RateLimitItem, parse, storage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import MovingWindowRateLimiter, WindowStats
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 ACCOUNT_SCOPE = "login-account"
 ADDRESS_SCOPE = "login-address"
@@ -28,14 +39,53 @@ ADDRESS_SCOPE = "login-address"
 LIMITER_EXTENSION = "rate_limiter"
 
 
-def rate_limiter(app: Flask) -> MovingWindowRateLimiter:
+# A sign-in waits at most this long for Redis before the limiter falls back to memory.
+REDIS_TIMEOUT_SECONDS = 1.0
+
+
+class SharedLimiter:
+    """A moving-window limiter on a shared storage (Redis), with this process's memory standing
+    in while the storage cannot be reached (see the module docstring)."""
+
+    def __init__(self, uri: str, key_prefix: str) -> None:
+        self.uri = uri
+        options = ({"socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                    "socket_timeout": REDIS_TIMEOUT_SECONDS, "key_prefix": key_prefix}
+                   if uri.startswith("redis") else {})
+        self._shared = MovingWindowRateLimiter(storage.storage_from_string(uri, **options))
+        self._memory = MovingWindowRateLimiter(storage.MemoryStorage())
+
+    def _call(self, method: str, *arguments):
+        try:
+            return getattr(self._shared, method)(*arguments)
+        except (RedisError, OSError) as error:
+            logger.error("rate limit storage unreachable (%s); counting in this process's memory",
+                         type(error).__name__)
+            return getattr(self._memory, method)(*arguments)
+
+    def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return self._call("hit", item, *identifiers)
+
+    def test(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return self._call("test", item, *identifiers)
+
+    def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        return self._call("get_window_stats", item, *identifiers)
+
+    def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        return self._call("clear", item, *identifiers)
+
+
+def rate_limiter(app: Flask) -> MovingWindowRateLimiter | SharedLimiter:
     """The app's one moving-window limiter on RATELIMIT_STORAGE_URI (one storage, one set of
     connections): sign-in attempts here and refused uploads (seller/uploads.py) count in it, each
     under a scope of its own."""
     limiter = app.extensions.get(LIMITER_EXTENSION)
     if limiter is None:
-        backend = storage.storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
-        limiter = app.extensions[LIMITER_EXTENSION] = MovingWindowRateLimiter(backend)
+        uri = app.config["RATELIMIT_STORAGE_URI"]
+        limiter = (MovingWindowRateLimiter(storage.MemoryStorage()) if uri == "memory://"
+                   else SharedLimiter(uri, app.config["RATELIMIT_KEY_PREFIX"]))
+        app.extensions[LIMITER_EXTENSION] = limiter
     return limiter
 
 

@@ -61,6 +61,10 @@ def base_test_config(database_url: str, upload_dir: Path) -> dict[str, object]:
         "UPLOAD_DIR": str(upload_dir),
         # Test runs are plain http, like `make run`.
         "SESSION_COOKIE_SECURE": False,
+        # Limits per test app, whatever REDIS_URL the shell has (tests/views/auth/test_shared_limits.py
+        # puts them in Redis).
+        "REDIS_URL": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
         **storage_config_for_test(),
     }
 

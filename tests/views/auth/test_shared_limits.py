@@ -1,0 +1,112 @@
+"""Limits shared by several desk processes in Redis (the machine's, 127.0.0.1:6379): failed
+sign-ins through one app count in another; with Redis unreachable, sign-in still works and each
+process throttles alone; and gunicorn refuses several workers with the limits in memory://."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from moderation_app import create_app
+from moderation_app.config import PROJECT_ROOT
+from tests.helpers.accounts import PASSWORD
+from tests.helpers.clients import FormClient
+
+WRONG_PASSWORD = "not-the-password-at-all"
+REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_is_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def app_on(app: Flask, storage: str, prefix: str) -> Flask:
+    """Another desk process: an app of its own on the same database, its limits in `storage`."""
+    other = create_app({**app.config, "RATELIMIT_STORAGE_URI": storage, "RATELIMIT_KEY_PREFIX": prefix})
+    other.test_client_class = FormClient
+    return other
+
+
+@pytest.mark.skipif(not redis_is_up(), reason="needs Redis on 127.0.0.1:6379")
+def test_failed_sign_ins_through_two_processes_count_together_in_redis(app, seller):
+    prefix = f"test-{uuid.uuid4().hex}"  # this test's keys only, whoever else uses the Redis
+    first, second = app_on(app, REDIS, prefix), app_on(app, REDIS, prefix)
+    for desk in (first, second):
+        desk.config["LOGIN_LIMIT_PER_ACCOUNT"] = "4 per 15 minutes"
+    for desk in (first, second, first, second):
+        assert desk.test_client().sign_in(seller.email, WRONG_PASSWORD).status_code == 200
+
+    refused = second.test_client().sign_in(seller.email, PASSWORD)
+
+    assert refused.status_code == 429
+    # Alone, each process saw two failures: memory:// would have let this one in.
+    alone = app_on(app, "memory://", prefix)
+    alone.config["LOGIN_LIMIT_PER_ACCOUNT"] = "4 per 15 minutes"
+    assert alone.test_client().sign_in(seller.email, PASSWORD).status_code == 302
+
+
+def test_with_redis_unreachable_sign_in_works_and_each_process_still_throttles(app, seller, caplog):
+    down = app_on(app, f"redis://127.0.0.1:{closed_port()}/0", "desk-limits")
+    down.config["LOGIN_LIMIT_PER_ACCOUNT"] = "3 per 15 minutes"
+
+    assert down.test_client().sign_in(seller.email, PASSWORD).status_code == 302
+    for _ in range(3):
+        assert down.test_client().sign_in(seller.email, WRONG_PASSWORD).status_code == 200
+    refused = down.test_client().sign_in(seller.email, PASSWORD)
+
+    assert refused.status_code == 429
+    assert "rate limit storage unreachable (ConnectionError); counting in this process's memory" \
+        in caplog.text
+
+
+def gunicorn(workers: int, **environment: str) -> tuple[int | None, str]:
+    """gunicorn as an operator starts it, from the project folder (which holds gunicorn.conf.py):
+    its exit status (None if it was still serving after 5 s, then stopped with its workers) and
+    what it logged."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("REDIS_URL", "FLASK_RATELIMIT_STORAGE_URI")}
+    env.update(SECRET_KEY="gunicorn-conf-test", DATABASE_URL="sqlite://", **environment)
+    command = [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers),
+               "-b", f"127.0.0.1:{closed_port()}", "wsgi:app"]
+    with tempfile.TemporaryFile("w+") as log:
+        server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stderr=log,
+                                  stdout=subprocess.DEVNULL, start_new_session=True)
+        try:
+            status = server.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # it started: that is the answer
+            status = None
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        log.seek(0)
+        return status, log.read()
+
+
+def test_gunicorn_refuses_several_workers_with_the_limits_in_memory():
+    status, log = gunicorn(2)
+
+    assert status not in (0, None)
+    assert "Refusing to start 2 workers with the limits in memory://" in log
+
+
+def test_gunicorn_starts_several_workers_sharing_redis_and_one_worker_on_memory():
+    assert gunicorn(2, REDIS_URL=REDIS)[0] is None
+    assert gunicorn(1)[0] is None
