@@ -19,35 +19,10 @@ from moderation_app.models.users import Role, User
 from moderation_app.services.marketplace import importer
 from moderation_app.services.marketplace.importer import MAX_LINE_BYTES, apply_batch
 from tests.helpers.accounts import PASSWORD, make_user
+from tests.helpers.import_lines import REJECTED_LINES, encode, record, with_overrides, with_rating
 from tests.helpers.requests import file_request
 
 LOGIN_FAILED = b"Email or password is not correct."
-
-
-def record(number: int = 1001, **overrides: Any) -> dict[str, Any]:
-    """One review line as the marketplace exports it; `number` keys review and order."""
-    line = {
-        "review_id": f"R-{number}",
-        "order_id": f"O-{number}",
-        "order_status": "finished",
-        "offer_id": "OF-9",
-        "offer_title": "Valorant rank boost: Silver to Gold",
-        "seller_email": "s@example.com",
-        "buyer": "nightowl7",
-        "ratings": {"fulfillment": 5, "start_time": 4, "communication": 2},
-        "text": "Fast and friendly.",
-        "created_at": "2026-10-01T12:00:00Z",
-    }
-    line.update(overrides)
-    return line
-
-
-def encode(line: dict[str, Any] | str | bytes) -> bytes:
-    if isinstance(line, bytes):
-        return line
-    if isinstance(line, str):
-        return line.encode()
-    return json.dumps(line).encode()
 
 
 def write_jsonl(path: Path, lines: list[dict[str, Any] | str | bytes]) -> Path:
@@ -408,101 +383,6 @@ def test_line_conflicting_with_an_earlier_line_of_the_same_file_is_rejected(app,
 # --- rejected lines ----------------------------------------------------------------------------
 
 
-def _without(key: str) -> bytes:
-    line = record(2002)
-    del line[key]
-    return encode(line)
-
-
-def _with(**overrides: Any) -> bytes:
-    return encode(record(2002, **overrides))
-
-
-def _with_rating(key: str, value: Any) -> bytes:
-    ratings = {"fulfillment": 5, "start_time": 4, "communication": 2, key: value}
-    return _with(ratings=ratings)
-
-
-REJECTED_LINES = [
-    pytest.param(b'{"review_id": "R-2002", ', "invalid JSON (", id="invalid-json"),
-    pytest.param(b"[1, 2, 3]", "line must be a JSON object", id="array-not-object"),
-    pytest.param(b'"R-2002"', "line must be a JSON object", id="string-not-object"),
-    pytest.param(b"null", "line must be a JSON object", id="null-not-object"),
-    pytest.param(b'{"review_id": "R-2002", "text": "caf\xe9"}', "line is not valid UTF-8",
-                 id="latin-1-byte"),
-    pytest.param(b"\xff\xfe{}", "line is not valid UTF-8", id="invalid-utf-8-start"),
-    # A surrogate encoded as UTF-8 bytes (CESU-8) is not UTF-8 either.
-    pytest.param(_with(text="x").replace(b'"x"', b'"\xed\xa0\x80"'), "line is not valid UTF-8",
-                 id="utf-8-encoded-surrogate"),
-    pytest.param(_without("review_id"), "review_id must be a non-empty string", id="missing-review_id"),
-    pytest.param(_without("order_id"), "order_id must be a non-empty string", id="missing-order_id"),
-    pytest.param(_without("order_status"), "order_status None is not a marketplace order status",
-                 id="missing-order_status"),
-    pytest.param(_without("offer_id"), "offer_id must be a non-empty string", id="missing-offer_id"),
-    pytest.param(_without("offer_title"), "offer_title must be a non-empty string",
-                 id="missing-offer_title"),
-    pytest.param(_without("seller_email"), "seller_email must be a string", id="missing-seller_email"),
-    pytest.param(_without("buyer"), "buyer must be a non-empty string", id="missing-buyer"),
-    pytest.param(_without("ratings"), "ratings must be an object", id="missing-ratings"),
-    pytest.param(_without("created_at"), "created_at None is not an ISO 8601 time", id="missing-created_at"),
-    pytest.param(_with(ratings={"fulfillment": 5, "start_time": 4}),
-                 "ratings.communication must be a whole number from 1 to 5", id="missing-rating"),
-    pytest.param(_with(review_id="   "), "review_id must be a non-empty string", id="blank-review_id"),
-    pytest.param(_with(review_id=2002), "review_id must be a non-empty string", id="numeric-review_id"),
-    pytest.param(_with(order_id="O-" + "9" * 63), "order_id is longer than 64 characters",
-                 id="order_id-too-long"),
-    pytest.param(_with(offer_title="Boost\x1b[2J"), "offer_title contains control characters",
-                 id="control-character-in-title"),
-    pytest.param(_with(buyer="night\nowl"), "buyer contains control characters",
-                 id="newline-in-buyer"),
-    pytest.param(_with_rating("fulfillment", 0), "ratings.fulfillment is 0, outside 1-5", id="rating-0"),
-    pytest.param(_with_rating("start_time", 6), "ratings.start_time is 6, outside 1-5", id="rating-6"),
-    pytest.param(_with_rating("communication", -1), "ratings.communication is -1, outside 1-5",
-                 id="rating-negative"),
-    pytest.param(_with_rating("fulfillment", "5"), "ratings.fulfillment must be a whole number from 1 to 5",
-                 id="rating-string"),
-    pytest.param(_with_rating("fulfillment", True),
-                 "ratings.fulfillment must be a whole number from 1 to 5", id="rating-true"),
-    pytest.param(_with_rating("start_time", 4.5), "ratings.start_time must be a whole number from 1 to 5",
-                 id="rating-fraction"),
-    pytest.param(_with_rating("start_time", None), "ratings.start_time must be a whole number from 1 to 5",
-                 id="rating-null"),
-    pytest.param(_with(ratings="{}").replace(b'"{}"', b'{"fulfillment": ' + b"9" * 5000 + b"}"),
-                 "invalid JSON (", id="rating-with-5000-digits"),
-    pytest.param(_with_rating("speed", 5), "ratings has unknown criteria: 'speed'", id="unknown-rating-key"),
-    pytest.param(_with(ratings=[5, 4, 2]), "ratings must be an object", id="ratings-as-list"),
-    pytest.param(_with(order_status="in_progress"),
-                 "order_status 'in_progress' cannot carry a review (only finished, refund or canceled "
-                 "orders can)", id="status-in_progress"),
-    pytest.param(_with(order_status="paid"), "order_status 'paid' cannot carry a review",
-                 id="status-paid"),
-    pytest.param(_with(order_status="shipped"), "order_status 'shipped' is not a marketplace order status",
-                 id="status-unknown"),
-    pytest.param(_with(order_status="FINISHED"), "order_status 'FINISHED' is not a marketplace order status",
-                 id="status-wrong-case"),
-    pytest.param(_with(created_at="2026-10-01T12:00:00"),
-                 "created_at must include a timezone (e.g. 2026-10-01T12:00:00Z)", id="created_at-naive"),
-    pytest.param(_with(created_at="yesterday"), "created_at 'yesterday' is not an ISO 8601 time",
-                 id="created_at-not-a-time"),
-    pytest.param(_with(created_at=1759320000), "created_at 1759320000 is not an ISO 8601 time",
-                 id="created_at-number"),
-    pytest.param(_with(created_at="0001-01-01T00:00:00+01:00"), "created_at '0001-01-01T00:00:00+01:00' "
-                 "is out of range in UTC", id="created_at-before-year-1-in-utc"),
-    pytest.param(_with(seller_email="not-an-email"),
-                 "seller_email 'not-an-email' is not a valid email address", id="invalid-email"),
-    pytest.param(_with(seller_email="s@"), "seller_email 's@' is not a valid email address",
-                 id="email-without-domain"),
-    pytest.param(_with(seller_email=["s@example.com"]), "seller_email must be a string", id="email-as-list"),
-    pytest.param(_with(text=5), "text must be a string", id="text-number"),
-    pytest.param(_with(text="x" * 10_001), "text is longer than 10000 characters", id="text-too-long"),
-    # Valid JSON escapes that no database column can hold; they used to abort the whole import.
-    pytest.param(_with(text="a\u0000b"), "text contains a NUL character", id="nul-in-text"),
-    pytest.param(_with(text="\ud83d"), "text contains a lone surrogate", id="lone-surrogate-in-text"),
-    pytest.param(_with(offer_title="Boost \udc00"), "offer_title contains a lone surrogate",
-                 id="lone-surrogate-in-title"),
-]
-
-
 @pytest.mark.parametrize("bad_line, reason", REJECTED_LINES)
 def test_bad_line_is_rejected_with_its_line_number_and_the_rest_imported(app, runner, tmp_path,
                                                                          bad_line, reason):
@@ -518,10 +398,10 @@ def test_bad_line_is_rejected_with_its_line_number_and_the_rest_imported(app, ru
 def test_every_bad_line_is_reported_in_file_order(app, runner, tmp_path):
     result = import_lines(runner, tmp_path, [
         record(1001),
-        _with_rating("fulfillment", 0),
+        with_rating("fulfillment", 0),
         record(1003),
         b"not json",
-        _with(order_status="in_progress"),
+        with_overrides(order_status="in_progress"),
         record(1006),
     ])
 
@@ -542,7 +422,7 @@ def test_file_with_only_bad_lines_imports_nothing_and_fails(app, runner, tmp_pat
 
 def test_blank_lines_are_skipped_without_being_counted(app, runner, tmp_path):
     result = import_lines(runner, tmp_path, [b"", record(1001), b"   ", b"\t", record(1003), b"",
-                                             _with_rating("fulfillment", 9)])
+                                             with_rating("fulfillment", 9)])
 
     assert result.exit_code == 1
     assert summary(result) == "imported 2, updated 0, unchanged 0, rejected 1"
@@ -723,7 +603,7 @@ def test_import_larger_than_one_batch_keeps_keys_consistent_across_batches(app, 
     lines[1499] = line(1)                                     # batch 2 repeats a review of batch 1
     lines[2099] = line(2, text="Edited in batch 3")           # batch 3 updates one of batch 1
     lines[2100] = line(2, text="Edited in batch 3")           # ... and repeats it at once
-    lines[1999] = _with_rating("fulfillment", 9)              # last line of batch 2 is bad
+    lines[1999] = with_rating("fulfillment", 9)              # last line of batch 2 is bad
     lines[2499] = line(2501, order_id="O-3")                  # order of batch 1 on another offer
 
     result = import_lines(runner, tmp_path, lines)

@@ -14,7 +14,7 @@ from moderation_app.models.api_tokens import ApiToken
 from moderation_app.models.marketplace import Review
 from moderation_app.models.requests import RequestStatus
 from moderation_app.models.users import Role
-from tests.cli.test_import_marketplace import REJECTED_LINES, record
+from tests.helpers.import_lines import REJECTED_LINES, record
 from tests.helpers.accounts import make_user
 from tests.helpers.api import audit_events, bearer, get_requests, issue_token, post_reviews
 from tests.helpers.clients import signed_in
