@@ -145,9 +145,9 @@ def _commit_with_evidence(seller: User, form: AnswerForm | AppealForm,
     return True
 
 
-# The form keeps what the seller typed; the files have to be attached again.
+# The form keeps what the seller typed (and, with its script, the files chosen).
 STORAGE_DOWN = ("The desk cannot store screenshots right now, so nothing was sent. Try again in a "
-                "few minutes; you will need to attach the screenshots again.")
+                "few minutes.")
 
 
 def _storage_down(form: AnswerForm | AppealForm | DeletionRequestForm,
