@@ -10,7 +10,7 @@ EVIDENCE_TESTS := tests/services/evidence tests/views/evidence tests/views/selle
 	tests/cli/test_evidence_gc.py tests/cli/test_evidence_s3.py tests/services/requests/test_filing.py \
 	tests/services/requests/test_timeline.py
 
-.PHONY: run test test-postgres test-s3 security migrate screenshots bench load clean
+.PHONY: run test test-postgres test-s3 test-cluster security migrate screenshots bench load clean
 
 # Reinstall only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -54,6 +54,12 @@ test-postgres: $(VENV)/.installed
 test-s3: $(VENV)/.installed
 	TEST_EVIDENCE_STORAGE=s3://desk-tests .ci/with-seaweedfs $(BIN)/pytest -q -n $${PYTEST_WORKERS:-2} \
 		$${PYTEST_ARGS:-$(EVIDENCE_TESTS)}
+
+# Two desk servers (gunicorn, 2 workers each) sharing PostgreSQL (127.0.0.1:5432), Redis
+# (127.0.0.1:6379) and a private SeaweedFS S3 server (docs/deployment.md#the-two-server-test); under
+# a minute. Here a missing PostgreSQL or Redis fails the test instead of skipping it.
+test-cluster: $(VENV)/.installed
+	CLUSTER_TEST_REQUIRED=1 .ci/with-seaweedfs $(BIN)/pytest -q -m cluster tests/harness/test_two_servers.py
 
 # Static checks and known vulnerabilities. bandit fails on medium or high severity (it still
 # counts the low ones); pip-audit fails on a known vulnerability in the pinned requirements and
