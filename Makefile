@@ -8,7 +8,7 @@ SECRET_FILE := instance/secret_key
 
 EVIDENCE_TESTS := tests/services/evidence tests/views/evidence tests/views/seller \
 	tests/cli/test_evidence_gc.py tests/cli/test_evidence_s3.py tests/services/requests/test_filing.py \
-	tests/services/requests/test_timeline.py
+	tests/services/requests/test_timeline.py tests/views/audit/test_prepared_exports.py
 
 .PHONY: run test test-postgres test-s3 test-cluster security migrate screenshots bench load clean
 

@@ -118,6 +118,12 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         # Their keys in Redis start with this: two desks (staging, production) may share a Redis.
         "RATELIMIT_KEY_PREFIX": "desk-limits",
+        # Jobs (docs/jobs.md): with REDIS_URL they go to this RQ queue, which `flask jobs worker`
+        # works; without it they run inline. A job longer than the timeout is stopped and fails.
+        "JOBS_QUEUE": "desk-jobs",
+        "JOBS_TIMEOUT_SECONDS": 3600,
+        # A prepared audit export's file is removed this many days after it is ready.
+        "AUDIT_EXPORT_KEEP_DAYS": 7,
         # How many reverse proxies in front of the app set X-Forwarded-* (0: none, trust nothing).
         "PROXY_COUNT": 0,
         # Evidence limits (see services/evidence/storage.py); the body cap sits just above the total.

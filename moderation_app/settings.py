@@ -7,10 +7,19 @@ setting after the app is built. Views, the CLI and demo data call these; service
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from flask import current_app
 
-from moderation_app.services.evidence.backends import S3Objects, S3Settings, parse_s3_location
+from moderation_app.services.evidence.backends import (
+    EXPORT_NAMES,
+    EXPORTS_FOLDER,
+    Backend,
+    LocalFiles,
+    S3Objects,
+    S3Settings,
+    parse_s3_location,
+)
 from moderation_app.services.evidence.images import EvidenceLimits
 from moderation_app.services.evidence.storage import EvidenceStore
 from moderation_app.services.notifications.messages import MailSettings
@@ -49,6 +58,19 @@ def evidence_store() -> EvidenceStore:
     if config.get("EVIDENCE_STORAGE"):
         return EvidenceStore(S3Objects(s3_settings(config["EVIDENCE_STORAGE"])))
     return EvidenceStore(config["UPLOAD_DIR"])
+
+
+def export_files() -> Backend:
+    """Prepared audit exports: the folder `exports/` of the evidence store, so every desk server
+    (and every worker) reads what another wrote when the store is S3."""
+    config = current_app.config
+    if config.get("EVIDENCE_STORAGE"):
+        return S3Objects(s3_settings(config["EVIDENCE_STORAGE"]), EXPORT_NAMES, EXPORTS_FOLDER)
+    return LocalFiles(Path(config["UPLOAD_DIR"]) / EXPORTS_FOLDER, EXPORT_NAMES)
+
+
+def export_keep() -> timedelta:
+    return timedelta(days=float(current_app.config["AUDIT_EXPORT_KEEP_DAYS"]))
 
 
 def s3_settings(location: str) -> S3Settings:

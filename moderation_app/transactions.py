@@ -64,3 +64,14 @@ def writing() -> Iterator[None]:
         yield
     finally:
         _forced.reset(token)
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Transactions begun in the block are deferred, also outside a request: a job's long read
+    (an export) that runs beside its own short writes (progress) must not hold the write lock."""
+    token = _forced.set(False)
+    try:
+        yield
+    finally:
+        _forced.reset(token)

@@ -8,6 +8,7 @@ from moderation_app.cli.api_tokens import api_tokens_cli
 from moderation_app.cli.audit import audit_cli
 from moderation_app.cli.counters import counters_cli
 from moderation_app.cli.evidence import evidence_cli
+from moderation_app.cli.jobs import jobs_cli
 from moderation_app.cli.marketplace import import_marketplace, seed_demo_command
 from moderation_app.cli.notifications import notifications_cli
 from moderation_app.cli.users import users_cli
@@ -24,3 +25,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(notifications_cli)
     app.cli.add_command(webhooks_cli)
     app.cli.add_command(api_tokens_cli)
+    app.cli.add_command(jobs_cli)

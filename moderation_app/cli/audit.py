@@ -1,4 +1,4 @@
-"""`flask --app wsgi audit verify|checkpoint|export`."""
+"""`flask --app wsgi audit verify|checkpoint|export|clean-exports`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.services.audit.checkpoint import (
     KEY_SETTING,
@@ -26,7 +27,9 @@ from moderation_app.services.audit.export import (
     export_lines,
     record_export,
 )
+from moderation_app.services.audit.exports import clean_exports
 from moderation_app.services.audit.log import verify_chain
+from moderation_app.settings import export_files
 
 audit_cli = AppGroup("audit", help="Check, checkpoint and export the audit log.")
 
@@ -108,3 +111,18 @@ def audit_export(fmt: str, since: date | None, until: date | None, output) -> No
     record_export(None, fmt, filters, rows[0], True, via="cli")
     db.session.commit()
     click.echo(f"exported {rows[0]} events", err=True)
+
+
+@audit_cli.command("clean-exports")
+def audit_clean_exports() -> None:
+    """Remove prepared exports' files past their expiry (AUDIT_EXPORT_KEEP_DAYS, the rows stay,
+    marked expired), fail exports whose job was lost, and remove stored export files no row
+    names. Run it daily. Exits 1 if a file could not be removed."""
+    report = clean_exports(export_files(), utcnow())
+    db.session.commit()  # the rows and the audit.exports_cleaned event; the files are gone
+    for name, why in report.failed:
+        click.echo(f"could not remove {name}: {why}", err=True)
+    click.echo(f"expired {len(report.expired)} exports, failed {len(report.abandoned)} "
+               f"unfinished ones, removed {len(report.orphans)} orphan files")
+    if report.failed:
+        sys.exit(1)

@@ -11,6 +11,7 @@ from moderation_app.models.counters import (
     SellerRequestCount,
 )
 from moderation_app.models.evidence import Evidence
+from moderation_app.models.exports import AuditExport, ExportFormat, ExportStatus
 from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, Review
 from moderation_app.models.notifications import Notification, NotificationKind, NotificationStatus
 from moderation_app.models.replies import ReplyTemplate
@@ -30,7 +31,7 @@ from moderation_app.models.webhooks import (
 )
 
 __all__ = [
-    "AgentDayDecisions", "ApiToken", "AuditEvent", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Notification",
+    "AgentDayDecisions", "ApiToken", "AuditEvent", "AuditExport", "ExportFormat", "ExportStatus", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Notification",
     "NotificationKind", "NotificationStatus", "Offer", "Order",
     "OrderStatus", "Reason", "ReplyTemplate", "RequestCount", "RequestHourChanges", "RequestMessage", "RequestStatus", "Review",
     "Role", "SellerDayRequests", "SellerRatingTotals", "SellerRequestCount", "User",

@@ -9,6 +9,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm.exc import StaleDataError
 
 from moderation_app.extensions import db
+from moderation_app.jobs import nudge
+from moderation_app.jobs.tasks import deliver_emails, deliver_webhooks
 from moderation_app.models.requests import DeletionRequest
 from moderation_app.models.users import STAFF_ROLES, User
 from moderation_app.permissions import role_required
@@ -80,6 +82,10 @@ def _decide(request_id: int, *, on_page: bool) -> ResponseReturnValue:
             return render_request(load_request(request_id), decision_form=form, status=409, refusal=refusal)
         flash(refusal, "error")
         return to_detail(request_id)
+    # With a job queue the marketplace and the seller hear within seconds; without one (or with
+    # Redis down) the polling senders deliver on their next round, as always.
+    nudge(deliver_webhooks)
+    nudge(deliver_emails)
     if outcome.decision is Decision.APPROVE:
         before, after = outcome.rating_before.overall, outcome.rating_after.overall
         flash(f"Approved #{request_id}: the review is hidden. Seller rating {before} → {after}.",

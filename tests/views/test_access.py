@@ -58,6 +58,10 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "audit.index": frozenset({MANAGER}),
     "audit.export_csv": frozenset({MANAGER}),
     "audit.export_jsonl": frozenset({MANAGER}),
+    # Prepared exports: a manager's own only (the service answers 404 for another's).
+    "audit.exports": frozenset({MANAGER}),
+    "audit.create_export": frozenset({MANAGER}),
+    "audit.download_export": frozenset({MANAGER}),
     "auth.set_password": PUBLIC,
     "team.index": frozenset({MANAGER}),
     "team.create": frozenset({MANAGER}),
@@ -209,7 +213,7 @@ def test_no_get_request_changes_anything(app, identity, tmp_path):
     client = seller_client if identity == "seller" else client_for(app, identity)
     arguments = {"request_id": request_id, "evidence_id": evidence_id, "review_id": review_id,
                  "filename": "css/app.css", "user_id": seller.id, "token": "not-a-live-token", "figure": "flow",
-                 "template_id": 1, "notification_id": 1, "event_id": 1}
+                 "template_id": 1, "notification_id": 1, "event_id": 1, "export_id": 1}
     before, actions_before = database_snapshot(app), audit_actions(app)
 
     for rule in app.url_map.iter_rules():

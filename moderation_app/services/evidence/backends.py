@@ -4,6 +4,10 @@ bucket (EVIDENCE_STORAGE=s3://bucket/prefix). Both take only names the app chose
 (storage.py), garbage collection (gc.py), the migration to S3 (migrate.py) and the download view
 never know which one they have.
 
+Prepared audit exports live in the same store under a folder (prefix) of their own, ``exports/``,
+with names of their own (``EXPORT_NAMES``): a backend is built for one kind of name, so the
+evidence backend never lists, serves or collects an export, and the reverse.
+
 A backend that cannot be reached raises ``StorageUnavailable``: the upload that needed it is
 refused with a clear message, and whatever it had written is removed (or left to ``evidence gc``).
 """
@@ -11,9 +15,11 @@ refused with a clear message, and whatever it had written is removed (or left to
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import re
+import shutil
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,8 +32,15 @@ logger = logging.getLogger(__name__)
 
 # Every name we write: 128 random bits in hex, then our own extension. Nothing else is a valid name.
 _STORED_NAME = re.compile(r"[0-9a-f]{32}(?:\.png|\.jpg|\.thumb\.jpg)")
+EVIDENCE_NAMES = _STORED_NAME
+# A prepared audit export (services/audit/exports.py), in the folder EXPORTS_FOLDER of the store.
+EXPORT_NAMES = re.compile(r"[0-9a-f]{32}\.(?:csv|jsonl)")
+EXPORTS_FOLDER = "exports"
 
-CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg"}
+CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg",
+                 ".csv": "text/csv; charset=utf-8", ".jsonl": "application/x-ndjson; charset=utf-8"}
+# Large files (exports) go to S3 in parts of this size, two at a time: memory stays ~16 MB.
+_PART_BYTES = 8 * 1024 * 1024
 
 
 class StorageUnavailable(OSError):
@@ -38,11 +51,12 @@ class NotStored(LookupError):
     """No file of that name in the store."""
 
 
-def check_name(name: object) -> str:
+def check_name(name: object, names: re.Pattern[str] = EVIDENCE_NAMES) -> str:
     """The name, if the app could have chosen it; ValueError otherwise, so a name from anywhere
     else can never reach outside the store (a path, another prefix's key)."""
-    if not isinstance(name, str) or not _STORED_NAME.fullmatch(name):
-        raise ValueError(f"not an evidence file name: {name!r}")
+    if not isinstance(name, str) or not names.fullmatch(name):
+        kind = "an evidence file" if names is EVIDENCE_NAMES else "a stored file"
+        raise ValueError(f"not {kind} name: {name!r}")
     return name
 
 
@@ -69,6 +83,7 @@ class Backend(Protocol):
     description: str
 
     def write(self, name: str, data: bytes) -> None: ...
+    def write_file(self, name: str, file: IO[bytes], sha256: str) -> None: ...
     def flush(self) -> None: ...
     def delete(self, name: str) -> None: ...
     def exists(self, name: str) -> bool: ...
@@ -121,23 +136,28 @@ def _warn_once(root: Path, message: str, *args: object) -> None:
 class LocalFiles:
     """Files directly under ``root``, mode 0600 in a 0700 folder: readable only by the app's user."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, names: re.Pattern[str] = EVIDENCE_NAMES) -> None:
         # Absolute: a relative root would mean one place to the writer (the working directory)
         # and another to Flask's send_file (the app's root path).
         self.root = Path(root).absolute()
+        self.names = names
         self.description = str(self.root)
         _make_private(self.root)
 
     def path_for(self, name: str) -> Path:
-        return self.root / check_name(name)
+        return self.root / check_name(name, self.names)
 
     def write(self, name: str, data: bytes) -> None:
+        self.write_file(name, io.BytesIO(data), "")
+
+    def write_file(self, name: str, source: IO[bytes], sha256: str) -> None:
+        """``source`` copied in 1 MB reads; ``sha256`` is for S3's metadata, the folder needs none."""
         path = self.path_for(name)
         # O_EXCL: never overwrite, never follow a planted symlink. 0600: only the app reads it.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as file:
-                file.write(data)
+                shutil.copyfileobj(source, file, 1024 * 1024)
                 file.flush()
                 # The row that points here may commit right after; the bytes must be on disk.
                 os.fsync(file.fileno())
@@ -180,7 +200,7 @@ class LocalFiles:
         with os.scandir(self.root) as entries:
             for entry in entries:
                 try:
-                    check_name(entry.name)
+                    check_name(entry.name, self.names)
                     info = entry.stat(follow_symlinks=False)
                 except (ValueError, FileNotFoundError):  # not ours, or removed since the listing
                     continue
@@ -255,14 +275,18 @@ def _client(settings: S3Settings):
 class S3Objects:
     """Objects ``prefix + name`` in one bucket, each with its SHA-256 in its metadata."""
 
-    def __init__(self, settings: S3Settings) -> None:
+    def __init__(self, settings: S3Settings, names: re.Pattern[str] = EVIDENCE_NAMES,
+                 folder: str = "") -> None:
         self.settings = settings
-        self.location = settings.location
+        # A folder (exports/) below the configured prefix, for files of another kind.
+        self.location = S3Location(settings.location.bucket,
+                                   settings.location.prefix + (folder + "/" if folder else ""))
+        self.names = names
         self.description = str(self.location)
         self._s3 = _client(settings)
 
     def key(self, name: str) -> str:
-        return self.location.prefix + check_name(name)
+        return self.location.prefix + check_name(name, self.names)
 
     def write(self, name: str, data: bytes) -> None:
         # A successful PUT is durable; the name is 128 random bits, so it never meets another.
@@ -270,6 +294,20 @@ class S3Objects:
         self._call("store", name, self._s3.put_object, Bucket=self.location.bucket,
                    Key=self.key(name), Body=data, ContentType=content_type(name),
                    Metadata={"sha256": digest})
+
+    def write_file(self, name: str, source: IO[bytes], sha256: str) -> None:
+        """A large file in parts (multipart upload), so memory stays flat whatever its size."""
+        from boto3.exceptions import Boto3Error
+        from boto3.s3.transfer import TransferConfig
+
+        try:
+            self._s3.upload_fileobj(
+                source, self.location.bucket, self.key(name),
+                ExtraArgs={"ContentType": content_type(name), "Metadata": {"sha256": sha256}},
+                Config=TransferConfig(multipart_threshold=_PART_BYTES,
+                                      multipart_chunksize=_PART_BYTES, max_concurrency=2))
+        except (*_s3_errors(), Boto3Error) as error:
+            raise _unavailable("store", name, self.location, error) from error
 
     def flush(self) -> None:
         pass
@@ -306,7 +344,7 @@ class S3Objects:
             for page in pages:
                 for item in page.get("Contents", ()):
                     name = item["Key"][len(self.location.prefix):]
-                    if _STORED_NAME.fullmatch(name):  # deeper keys and other names are not ours
+                    if self.names.fullmatch(name):  # deeper keys and other names are not ours
                         yield Listed(name, int(item["Size"]), item["LastModified"])
         except _s3_errors() as error:
             raise _unavailable("list", "the files", self.location, error) from error

@@ -1,0 +1,60 @@
+"""The jobs: each runs in an app context of its own (the worker's, or a fresh one inline), reads
+its settings there and commits its own transactions. Arguments are ids, never rows."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import render_template
+from sqlalchemy.orm import Session
+
+from moderation_app.extensions import db
+from moderation_app.services.audit.exports import write_export
+from moderation_app.services.notifications.delivery import deliver_round
+from moderation_app.services.webhooks.delivery import deliver_due
+from moderation_app.settings import (
+    export_files,
+    export_keep,
+    mail_settings,
+    retry_policy,
+    smtp_transport,
+    webhook_retry_policy,
+    webhook_transport,
+)
+from moderation_app.transactions import reading
+
+log = logging.getLogger(__name__)
+
+
+def write_audit_export(export_id: int) -> None:
+    """The export's file, written and stored; its row says queued → running → ready or failed."""
+    # The log is read through a session of its own, so the progress commits (db.session) do not
+    # end the read. Its transaction begins deferred: on SQLite an IMMEDIATE one would hold the
+    # write lock for the whole export, and the progress commits would wait for it forever.
+    reader = Session(db.engine)
+    try:
+        with reading():
+            reader.connection()
+        write_export(export_id, reader, export_files, commit=db.session.commit,
+                     keep=export_keep())
+    finally:
+        reader.close()
+
+
+def deliver_webhooks() -> None:
+    """One round of `webhooks send`: what is due now, right after a decision committed."""
+    transport = webhook_transport()
+    if transport is None:
+        return
+    report = deliver_due(transport, webhook_retry_policy(), commit=db.session.commit)
+    log.info("webhooks: %s", report)
+
+
+def deliver_emails() -> None:
+    """One round of `notifications send`: the seller's e-mail, right after a decision."""
+    transport = smtp_transport()
+    if transport is None:
+        return
+    report = deliver_round(transport, mail_settings(), retry_policy(), render=render_template,
+                           commit=db.session.commit)
+    log.info("e-mails: %s", report)

@@ -1,0 +1,91 @@
+"""One round of e-mail delivery: every message due now, each tried once, each mark its own commit.
+
+`deliver_round` takes the transaction boundary (`commit`) and the template renderer (`render`)
+from its caller, so the `notifications send` loop and a job (moderation_app/jobs) run the same
+code in their own app context; it never reads settings.
+
+Each message is its own transaction, committed right after the SMTP server accepted it, so a
+crash loses at most the mark of the one message in flight (which is then sent again, with the
+same Message-ID: at least once, see docs/notifications.md). On PostgreSQL the due row is claimed
+with SELECT … FOR UPDATE SKIP LOCKED and stays locked until its mark commits, so several senders
+share the work and never send a row twice; on SQLite run one sender, which commits before it talks
+to the server so the desk's writers never wait on SMTP."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from moderation_app.database import utcnow
+from moderation_app.extensions import db
+from moderation_app.models.notifications import NotificationStatus
+from moderation_app.services.notifications.messages import MailSettings, Render, compose
+from moderation_app.services.notifications.outbox import (
+    RetryPolicy,
+    mark_sent,
+    next_due,
+    record_failure,
+    still_pending,
+)
+from moderation_app.services.notifications.smtp import SmtpTransport
+
+log = logging.getLogger(__name__)
+
+# Delivered per round at most, so a huge backlog still lets the loop notice a stop signal.
+ROUND_LIMIT = 200
+
+
+@dataclass
+class RoundReport:
+    sent: int = 0
+    failed: int = 0
+    gave_up: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = f"sent {self.sent}, failed {self.failed} (retried later)"
+        return text + (f", gave up on {self.gave_up}" if self.gave_up else "")
+
+
+def deliver_round(transport: SmtpTransport, mail: MailSettings, policy: RetryPolicy, *,
+                  render: Render, commit: Callable[[], None],
+                  stop: threading.Event | None = None, limit: int = ROUND_LIMIT) -> RoundReport:
+    """Every message due now, each tried once."""
+    report = RoundReport()
+    skip_locked = db.session.get_bind().dialect.name == "postgresql"
+    tried: set[int] = set()
+    while len(tried) < limit and not (stop and stop.is_set()):
+        notification = next_due(utcnow(), skip_locked=skip_locked, exclude=tried)
+        if notification is None:
+            break
+        notification_id = notification.id
+        tried.add(notification_id)
+        error: Exception | None = None
+        try:
+            message = compose(notification, mail, render, utcnow())
+        except Exception as composing_error:  # noqa: BLE001  (a bad row must not stop the rest)
+            error = composing_error
+        if error is None:
+            if not skip_locked:
+                commit()  # SQLite: free the write lock while the server answers
+            try:
+                transport.send(message)
+            except (smtplib.SMTPException, OSError) as sending_error:
+                error = sending_error
+        # The mark: its own commit, right after the server's answer.
+        row = notification if skip_locked else still_pending(notification_id)
+        if row is not None:
+            if error is None:
+                mark_sent(row, utcnow())
+                report.sent += 1
+            else:
+                record_failure(row, error, utcnow(), policy)
+                report.failed += 1
+                if row.status is NotificationStatus.FAILED:
+                    report.gave_up.append(notification_id)
+                log.warning("notification %s not delivered: %s", notification_id, row.last_error)
+        commit()
+    commit()  # end the last read, so an idle loop holds no transaction
+    return report
