@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from flask import Flask
 
 from moderation_app import create_app
 from moderation_app.config import PROJECT_ROOT
+from moderation_app.extensions import db
 from tests.helpers.accounts import PASSWORD
 from tests.helpers.clients import FormClient
 
@@ -39,17 +41,29 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def app_on(app: Flask, storage: str, prefix: str) -> Flask:
-    """Another desk process: an app of its own on the same database, its limits in `storage`."""
-    other = create_app({**app.config, "RATELIMIT_STORAGE_URI": storage, "RATELIMIT_KEY_PREFIX": prefix})
-    other.test_client_class = FormClient
-    return other
+@pytest.fixture
+def app_on(app: Flask) -> Iterator[Callable[[str, str], Flask]]:
+    """Another desk process: an app of its own on the same database, its limits in `storage`
+    under `prefix`; its connections closed when the test ends."""
+    made: list[Flask] = []
+
+    def make(storage: str, prefix: str) -> Flask:
+        other = create_app({**app.config, "RATELIMIT_STORAGE_URI": storage,
+                            "RATELIMIT_KEY_PREFIX": prefix})
+        other.test_client_class = FormClient
+        made.append(other)
+        return other
+
+    yield make
+    for other in made:
+        with other.app_context():
+            db.engine.dispose()
 
 
 @pytest.mark.skipif(not redis_is_up(), reason="needs Redis on 127.0.0.1:6379")
-def test_failed_sign_ins_through_two_processes_count_together_in_redis(app, seller):
+def test_failed_sign_ins_through_two_processes_count_together_in_redis(app, seller, app_on):
     prefix = f"test-{uuid.uuid4().hex}"  # this test's keys only, whoever else uses the Redis
-    first, second = app_on(app, REDIS, prefix), app_on(app, REDIS, prefix)
+    first, second = app_on(REDIS, prefix), app_on(REDIS, prefix)
     for desk in (first, second):
         desk.config["LOGIN_LIMIT_PER_ACCOUNT"] = "4 per 15 minutes"
     for desk in (first, second, first, second):
@@ -59,13 +73,14 @@ def test_failed_sign_ins_through_two_processes_count_together_in_redis(app, sell
 
     assert refused.status_code == 429
     # Alone, each process saw two failures: memory:// would have let this one in.
-    alone = app_on(app, "memory://", prefix)
+    alone = app_on("memory://", prefix)
     alone.config["LOGIN_LIMIT_PER_ACCOUNT"] = "4 per 15 minutes"
     assert alone.test_client().sign_in(seller.email, PASSWORD).status_code == 302
 
 
-def test_with_redis_unreachable_sign_in_works_and_each_process_still_throttles(app, seller, caplog):
-    down = app_on(app, f"redis://127.0.0.1:{closed_port()}/0", "desk-limits")
+def test_with_redis_unreachable_sign_in_works_and_each_process_still_throttles(app, seller, caplog,
+                                                                              app_on):
+    down = app_on(f"redis://127.0.0.1:{closed_port()}/0", "desk-limits")
     down.config["LOGIN_LIMIT_PER_ACCOUNT"] = "3 per 15 minutes"
 
     assert down.test_client().sign_in(seller.email, PASSWORD).status_code == 302
