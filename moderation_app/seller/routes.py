@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +39,7 @@ from moderation_app.seller.uploads import (
     passed_before,
     prepare_evidence,
     remember_passed,
+    storage_down,
 )
 from moderation_app.services.counters import counts as request_counts
 from moderation_app.services.errors import DomainError
@@ -140,21 +141,9 @@ def _commit_with_evidence(seller: User, form: AnswerForm | AppealForm,
         form.evidence.errors = [str(error)]
         return False
     except StorageUnavailable as error:
-        _storage_down(form, error)
+        storage_down(form.evidence, error)
         return False
     return True
-
-
-# The form keeps what the seller typed (and, with its script, the files chosen).
-STORAGE_DOWN = ("The desk cannot store screenshots right now, so nothing was sent. Try again in a "
-                "few minutes.")
-
-
-def _storage_down(form: AnswerForm | AppealForm | DeletionRequestForm,
-                  error: StorageUnavailable) -> None:
-    db.session.rollback()
-    current_app.logger.error("evidence store unavailable: %s", error)
-    form.evidence.errors = [STORAGE_DOWN]
 
 
 @bp.route("/reviews")
@@ -239,7 +228,7 @@ def new_request(review_id: str) -> ResponseReturnValue:
         log_refusal(seller, error)
         form.evidence.errors = [str(error)]
     except StorageUnavailable as error:
-        _storage_down(form, error)
+        storage_down(form.evidence, error)
     except IntegrityError:
         # Another request for this review was opened at the same moment.
         db.session.rollback()

@@ -20,6 +20,9 @@ script, or a seller who removed one) is neither checked nor charged while its te
 (passed_before). Hashing costs about 0.1 s for 40 MB, a fraction of checking; the set is the last
 one that passed, whole, so its totals (bytes, pixels, count) still hold for any part of it. It lives
 in the signed session: it can only name files this seller's own earlier round passed, and it expires.
+
+When the evidence store itself fails (S3 down), the form says so (storage_down) and nothing is
+charged: the files were good, the desk could not keep them.
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ from typing import IO
 
 from flask import Flask, current_app, session
 from limits import RateLimitItemPerDay
+from wtforms import Field
 
+from moderation_app.extensions import db
 from moderation_app.models.users import User
 from moderation_app.security_log import log_security_event
+from moderation_app.services.evidence.backends import StorageUnavailable
 from moderation_app.services.evidence.images import EvidenceLimits, PreparedImage
 from moderation_app.services.evidence.storage import EvidenceRejected, prepare_images
 from moderation_app.services.requests.filing import check_upload_quota
@@ -139,3 +145,16 @@ def remember_passed(seller: User, files: Sequence[Upload], limits: EvidenceLimit
 
 def forget_passed() -> None:
     session.pop(PASSED_KEY, None)
+
+
+# The form keeps what the seller typed (and, with its script, the files chosen).
+STORAGE_DOWN = ("The desk cannot store screenshots right now, so nothing was sent. Try again in a "
+                "few minutes.")
+
+
+def storage_down(field: Field, error: StorageUnavailable) -> None:
+    """The evidence store (S3) failed while a form's files were stored: nothing was kept (the
+    staged files were removed, the rows never committed); the form's file field says so."""
+    db.session.rollback()
+    current_app.logger.error("evidence store unavailable: %s", error)
+    field.errors = [STORAGE_DOWN]

@@ -11,7 +11,7 @@ from flask import Flask
 
 from moderation_app import create_app
 from moderation_app.config import ConfigError
-from moderation_app.seller.routes import STORAGE_DOWN
+from moderation_app.seller.uploads import STORAGE_DOWN
 from tests.helpers.clients import page_text
 from tests.helpers.database import base_test_config
 from tests.helpers.images import image_bytes
