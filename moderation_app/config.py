@@ -142,6 +142,8 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "MAX_FORM_MEMORY_SIZE": 256 * 1024,
         # The marketplace's JSON API (docs/api.md). Calls per token, in the limiter's moving window.
         "API_RATE_LIMIT": "120 per minute",
+        # Refused (missing, unknown, revoked) tokens per client address; past it, 429 for a while.
+        "API_FAILED_AUTH_PER_ADDRESS": "30 per 15 minutes",
         # A POST of 1,000 records whose texts are all at the 10,000-character limit is ~10.4 MB
         # (ASCII); beyond this a call sends fewer records. Only a caller with a good token gets it.
         "API_MAX_BODY_BYTES": 12 * MB,

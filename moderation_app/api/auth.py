@@ -28,6 +28,9 @@ from moderation_app.web import API_TOKEN_ID
 View = TypeVar("View", bound=Callable[..., object])
 
 RATE_SCOPE = "api-token"
+# Refused tokens per address: guessing 256 bits is hopeless, but each try costs a lookup, and a
+# client stuck on a revoked token should stop before it fills the security log.
+FAILED_SCOPE = "api-token-refused"
 _BEARER = "bearer "
 
 
@@ -51,13 +54,32 @@ def _bearer_token() -> str | None:
     return header[len(_BEARER):].strip() or None
 
 
+def _refused(description: str) -> None:
+    """401, counted against the caller's address."""
+    limit = parse(current_app.config["API_FAILED_AUTH_PER_ADDRESS"])
+    rate_limiter(current_app).hit(limit, FAILED_SCOPE, request.remote_addr or "")
+    abort(401, description=description)
+
+
+def _address_not_locked_out() -> None:
+    """429 while the address is over its refused-token limit: even a good token waits."""
+    limit = parse(current_app.config["API_FAILED_AUTH_PER_ADDRESS"])
+    limiter, address = rate_limiter(current_app), request.remote_addr or ""
+    if not limiter.test(limit, FAILED_SCOPE, address):
+        reset_at = limiter.get_window_stats(limit, FAILED_SCOPE, address).reset_time
+        retry_after = max(1, int(reset_at - time.time()) + 1)
+        raise TooManyRequests(description="Too many refused API tokens from this address; "
+                                          f"retry after {retry_after} s.", retry_after=retry_after)
+
+
 def _authenticate() -> Caller:
+    _address_not_locked_out()
     token = _bearer_token()
     if token is None:
-        abort(401, description="Send the API token as 'Authorization: Bearer <token>'.")
+        _refused("Send the API token as 'Authorization: Bearer <token>'.")
     row = authenticate(token)
     if row is None:
-        abort(401, description="The API token is not valid (unknown or revoked).")
+        _refused("The API token is not valid (unknown or revoked).")
     caller = Caller(row.id, row.name, row.prefix)
     now = utcnow()
     if needs_touch(row, now):

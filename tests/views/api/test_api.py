@@ -121,6 +121,22 @@ def test_calls_past_the_tokens_rate_limit_get_429_with_retry_after(app, client, 
     assert get_requests(client, other, updated_since=SINCE).status_code == 200  # per token
 
 
+def test_refused_tokens_from_one_address_lock_it_out_for_a_while_and_no_other(app, token):
+    app.config["API_FAILED_AUTH_PER_ADDRESS"] = "3 per 15 minutes"
+    guesser, elsewhere = app.test_client(), app.test_client()
+    guesser.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.4"
+    for guess in ("mdk_guess1", "mdk_guess2", None):
+        assert get_requests(guesser, guess, updated_since=SINCE).status_code == 401
+
+    locked = get_requests(guesser, token, updated_since=SINCE)
+
+    assert locked.status_code == 429 and locked.is_json
+    assert "Too many refused API tokens from this address" in locked.json["message"]
+    assert int(locked.headers["Retry-After"]) >= 1
+    assert get_requests(elsewhere, token, updated_since=SINCE).status_code == 200
+
+
 # --- POST /api/v1/reviews ----------------------------------------------------------------------
 
 def test_each_record_is_answered_and_the_valid_ones_imported(app, client, token):
