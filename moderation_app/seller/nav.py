@@ -30,6 +30,11 @@ def seller_waiting_count() -> int:
     return g.seller_waiting_count
 
 
+def known_waiting_count(count: int) -> None:
+    """A page that has read the seller's counters anyway says what the navigation would read."""
+    g.seller_waiting_count = count
+
+
 def nav_helpers() -> dict[str, object]:
     """A context processor: the function, not its value, so pages that do not show the seller's
     navigation (staff pages, e-mails) run no query."""

@@ -30,6 +30,7 @@ from moderation_app.seller.forms import (
     length_bounds,
 )
 from moderation_app.seller.list_pages import list_position
+from moderation_app.seller.nav import known_waiting_count
 from moderation_app.seller.review_filters import STAR_CHOICES, review_filters_from
 from moderation_app.seller.uploads import (
     RefusedUploads,
@@ -245,8 +246,11 @@ def new_request(review_id: str) -> ResponseReturnValue:
 
 
 def _tab_counts(seller_id: int) -> dict[str, int]:
-    """Each tab's requests, from the counters the database keeps per seller: one statement."""
+    """Each tab's requests, from the counters the database keeps per seller: one statement, which
+    also answers the navigation's count of requests waiting on the seller."""
     by_key = request_counts([seller_id])
+    known_waiting_count(sum(count for (status, _), count in by_key.items()
+                            if status is RequestStatus.NEEDS_INFO))
     return {tab: sum(count for (status, _), count in by_key.items()
                      if tab == "all" or status in STATUS_FILTERS[tab])
             for tab in ("all", *STATUS_FILTERS)}
