@@ -181,6 +181,10 @@ def main() -> None:
                         page.wait_for_timeout(150)
                 return act
 
+            def prepare_export(page) -> None:
+                page.click("button:has-text('Prepare download')")
+                page.wait_for_load_state()
+
             def choose_files(page) -> None:
                 page.set_input_files("#evidence", [str(path) for path in sample_files])
 
@@ -216,6 +220,9 @@ def main() -> None:
             shoot("manager-confirm-password", "/reauthenticate?next=/audit/export.csv", "manager")
             shoot("manager-notifications", "/notifications", "manager")
             shoot("manager-reply-templates", "/reply-templates", "manager")
+            shoot("manager-webhooks", "/webhooks", "manager")
+            shoot("manager-webhook-event", "/webhooks/2", "manager")
+            shoot("manager-audit-exports", "/audit/exports", "manager", then=prepare_export)
             shoot("manager-email-rejection", f"/notifications/{rejection_mail}", "manager")
             shoot("manager-email-question", f"/notifications/{question_mail}", "manager")
             # Another agent upholds the appeal: the seller's final e-mail.

@@ -82,7 +82,10 @@ def prepare(session: Session) -> None:
         # walks; each miss is a read syscall and each commit rewrites the pages to the WAL.
         # 64 MB, bounded, for this connection; staging tables in memory, not temp files.
         connection.exec_driver_sql("PRAGMA cache_size = -65536")
-        connection.exec_driver_sql("PRAGMA temp_store = MEMORY")
+        # SQLite refuses to move temporary storage inside a transaction: a caller that wrote
+        # before the first batch (seed-demo in a longer transaction) keeps temp files.
+        if not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("PRAGMA temp_store = MEMORY")
     for table in _TABLES:
         connection.execute(CreateTable(table, if_not_exists=True))
         # Already empty after a commit on PostgreSQL, but a caller may apply batches in one
