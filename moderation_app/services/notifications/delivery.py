@@ -44,6 +44,10 @@ class RoundReport:
     failed: int = 0
     gave_up: list[int] = field(default_factory=list)
 
+    @property
+    def tried(self) -> int:
+        return self.sent + self.failed
+
     def __str__(self) -> str:
         text = f"sent {self.sent}, failed {self.failed} (retried later)"
         return text + (f", gave up on {self.gave_up}" if self.gave_up else "")
