@@ -89,6 +89,13 @@ def rate_limiter(app: Flask) -> MovingWindowRateLimiter | SharedLimiter:
     return limiter
 
 
+def seconds_until_allowed(limiter: MovingWindowRateLimiter | SharedLimiter, limit: RateLimitItem,
+                          scope: str, key: str) -> int:
+    """How long a refused caller waits (Retry-After): until the window's oldest hit leaves it."""
+    reset_at = limiter.get_window_stats(limit, scope, key).reset_time
+    return max(1, int(reset_at - time.time()) + 1)
+
+
 class LoginThrottle:
     def __init__(self, app: Flask) -> None:
         self._limiter = rate_limiter(app)
@@ -100,8 +107,7 @@ class LoginThrottle:
         return parse(current_app.config[setting])
 
     def _wait(self, limit: RateLimitItem, scope: str, key: str) -> int:
-        reset_at = self._limiter.get_window_stats(limit, scope, key).reset_time
-        return max(1, int(reset_at - time.time()) + 1)
+        return seconds_until_allowed(self._limiter, limit, scope, key)
 
     def attempt(self, account_key: str, address: str) -> int | None:
         """Count one attempt; None when its password may be checked, else seconds to wait."""

@@ -7,7 +7,6 @@ refuse_cookies_to_api), and CSRF does not apply: a browser cannot attach the hea
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -21,7 +20,7 @@ from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.permissions import ACCESS_ATTRIBUTE, TOKEN
 from moderation_app.services.api_tokens import authenticate, needs_touch, touch
-from moderation_app.throttle import rate_limiter
+from moderation_app.throttle import rate_limiter, seconds_until_allowed
 from moderation_app.transactions import writing
 from moderation_app.web import API_TOKEN_ID
 
@@ -66,8 +65,7 @@ def _address_not_locked_out() -> None:
     limit = parse(current_app.config["API_FAILED_AUTH_PER_ADDRESS"])
     limiter, address = rate_limiter(current_app), request.remote_addr or ""
     if not limiter.test(limit, FAILED_SCOPE, address):
-        reset_at = limiter.get_window_stats(limit, FAILED_SCOPE, address).reset_time
-        retry_after = max(1, int(reset_at - time.time()) + 1)
+        retry_after = seconds_until_allowed(limiter, limit, FAILED_SCOPE, address)
         raise TooManyRequests(description="Too many refused API tokens from this address; "
                                           f"retry after {retry_after} s.", retry_after=retry_after)
 
@@ -96,8 +94,7 @@ def _within_rate_limit(caller: Caller) -> None:
     limit, key = parse(setting), str(caller.token_id)
     limiter = rate_limiter(current_app)
     if not limiter.hit(limit, RATE_SCOPE, key):
-        reset_at = limiter.get_window_stats(limit, RATE_SCOPE, key).reset_time
-        retry_after = max(1, int(reset_at - time.time()) + 1)
+        retry_after = seconds_until_allowed(limiter, limit, RATE_SCOPE, key)
         raise TooManyRequests(description=f"Token {caller.name} is limited to {setting}; "
                                           f"retry after {retry_after} s.",
                               retry_after=retry_after)
