@@ -9,7 +9,7 @@ crash loses at most the mark of the one message in flight (which is then sent ag
 same Message-ID: at least once, see docs/notifications.md). On PostgreSQL the due row is claimed
 with SELECT … FOR UPDATE SKIP LOCKED and stays locked until its mark commits, so several senders
 share the work and never send a row twice; on SQLite run one sender, which commits before it talks
-to the server so the desk's writers never wait on SMTP."""
+to the server so the desk's writers never wait on SMTP (both in services/outbox_rounds.py)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from moderation_app.database import utcnow
-from moderation_app.extensions import db
-from moderation_app.models.notifications import NotificationStatus
+from moderation_app.models.notifications import Notification, NotificationStatus
 from moderation_app.services.notifications.messages import MailSettings, Render, compose
 from moderation_app.services.notifications.outbox import (
     RetryPolicy,
@@ -31,6 +30,7 @@ from moderation_app.services.notifications.outbox import (
     still_pending,
 )
 from moderation_app.services.notifications.smtp import SmtpTransport
+from moderation_app.services.outbox_rounds import deliver_each
 
 log = logging.getLogger(__name__)
 
@@ -58,38 +58,31 @@ def deliver_round(transport: SmtpTransport, mail: MailSettings, policy: RetryPol
                   stop: threading.Event | None = None, limit: int = ROUND_LIMIT) -> RoundReport:
     """Every message due now, each tried once."""
     report = RoundReport()
-    skip_locked = db.session.get_bind().dialect.name == "postgresql"
-    tried: set[int] = set()
-    while len(tried) < limit and not (stop and stop.is_set()):
-        notification = next_due(utcnow(), skip_locked=skip_locked, exclude=tried)
-        if notification is None:
-            break
-        notification_id = notification.id
-        tried.add(notification_id)
-        error: Exception | None = None
+
+    def attempt(notification: Notification, release: Callable[[], None]) -> Exception | None:
         try:
             message = compose(notification, mail, render, utcnow())
         except Exception as composing_error:  # noqa: BLE001  (a bad row must not stop the rest)
-            error = composing_error
+            return composing_error
+        release()
+        try:
+            transport.send(message)
+        except (smtplib.SMTPException, OSError) as sending_error:
+            return sending_error
+        return None
+
+    def mark(notification: Notification, error: Exception | None) -> None:
+        # Right after the server's answer, committed at once by the round.
         if error is None:
-            if not skip_locked:
-                commit()  # SQLite: free the write lock while the server answers
-            try:
-                transport.send(message)
-            except (smtplib.SMTPException, OSError) as sending_error:
-                error = sending_error
-        # The mark: its own commit, right after the server's answer.
-        row = notification if skip_locked else still_pending(notification_id)
-        if row is not None:
-            if error is None:
-                mark_sent(row, utcnow())
-                report.sent += 1
-            else:
-                record_failure(row, error, utcnow(), policy)
-                report.failed += 1
-                if row.status is NotificationStatus.FAILED:
-                    report.gave_up.append(notification_id)
-                log.warning("notification %s not delivered: %s", notification_id, row.last_error)
-        commit()
-    commit()  # end the last read, so an idle loop holds no transaction
+            mark_sent(notification, utcnow())
+            report.sent += 1
+            return
+        record_failure(notification, error, utcnow(), policy)
+        report.failed += 1
+        if notification.status is NotificationStatus.FAILED:
+            report.gave_up.append(notification.id)
+        log.warning("notification %s not delivered: %s", notification.id, notification.last_error)
+
+    deliver_each(next_due, still_pending, attempt, mark, commit=commit, clock=utcnow, stop=stop,
+                 limit=limit)
     return report

@@ -1,12 +1,9 @@
-"""One round of delivery: every event due now, each tried once, each attempt its own commit.
+"""One round of delivery: every event due now, each tried once, each attempt its own commit
+(services/outbox_rounds.py: SKIP LOCKED on PostgreSQL, the write lock freed during the POST on
+SQLite, one sender there).
 
 `deliver_due` takes the transaction boundary from its caller (`commit`), so the CLI loop and a
-job runner (RQ, later) run the same code inside their own app context; it never reads settings.
-
-On PostgreSQL the due row is claimed with SELECT … FOR UPDATE SKIP LOCKED and stays locked until
-its attempt is recorded and committed, so any number of senders share the work and never POST the
-same row at once. On SQLite the read is committed before the POST, so the desk's writers never
-wait on the marketplace, and the mark re-reads the row first: run one sender there.
+job (moderation_app/jobs) run the same code inside their own app context; it never reads settings.
 """
 
 from __future__ import annotations
@@ -18,9 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from moderation_app.database import utcnow
-from moderation_app.extensions import db
-from moderation_app.models.webhooks import WebhookStatus
-from moderation_app.services.webhooks.outbox import RetryPolicy, next_due, record_attempt, still_pending
+from moderation_app.models.webhooks import WebhookEvent, WebhookStatus
+from moderation_app.services.outbox_rounds import deliver_each
+from moderation_app.services.webhooks.outbox import (
+    AttemptResult,
+    RetryPolicy,
+    next_due,
+    record_attempt,
+    still_pending,
+)
 from moderation_app.services.webhooks.transport import WebhookTransport
 
 log = logging.getLogger(__name__)
@@ -49,27 +52,22 @@ def deliver_due(transport: WebhookTransport, policy: RetryPolicy, *, commit: Cal
                 clock: Callable[[], datetime] = utcnow) -> RoundReport:
     """Every event due now, in order per review, each POSTed once."""
     report = RoundReport()
-    skip_locked = db.session.get_bind().dialect.name == "postgresql"
-    tried: set[int] = set()
-    while len(tried) < limit and not (stop and stop.is_set()):
-        event = next_due(clock(), skip_locked=skip_locked, exclude=tried)
-        if event is None:
-            break
-        event_id, webhook_id, body = event.id, event.webhook_id, event.payload
-        tried.add(event_id)
-        if not skip_locked:
-            commit()  # SQLite: free the write lock while the marketplace answers
-        result = transport.post(webhook_id, body)
-        row = event if skip_locked else still_pending(event_id)
-        if row is not None:
-            record_attempt(row, result, clock(), policy)
-            if result.succeeded:
-                report.delivered += 1
-            else:
-                report.failed += 1
-                if row.status is WebhookStatus.FAILED:
-                    report.gave_up.append(event_id)
-                log.warning("webhook event %s not delivered: %s", event_id, row.last_error)
-        commit()
-    commit()  # end the last read, so an idle loop holds no transaction
+
+    def attempt(event: WebhookEvent, release: Callable[[], None]) -> AttemptResult:
+        webhook_id, body = event.webhook_id, event.payload
+        release()
+        return transport.post(webhook_id, body)
+
+    def mark(event: WebhookEvent, result: AttemptResult) -> None:
+        record_attempt(event, result, clock(), policy)
+        if result.succeeded:
+            report.delivered += 1
+            return
+        report.failed += 1
+        if event.status is WebhookStatus.FAILED:
+            report.gave_up.append(event.id)
+        log.warning("webhook event %s not delivered: %s", event.id, event.last_error)
+
+    deliver_each(next_due, still_pending, attempt, mark, commit=commit, clock=clock, stop=stop,
+                 limit=limit)
     return report
