@@ -136,6 +136,10 @@ def base_settings(instance_path: str) -> dict[str, object]:
         # Files per seller per 24 hours, stored or refused: a refused upload cost the server as
         # much to check, so it counts as if it had been stored (see seller/uploads.py).
         "EVIDENCE_DAILY_QUOTA": 60,
+        # With a job queue (REDIS_URL), an upload of at least this many pixels in all is answered
+        # at once and decoded by a job, shown as "processing…" meanwhile (services/evidence/
+        # processing.py): 12 MP cost about 0.5-0.7 s to decode. Without a queue, always at once.
+        "EVIDENCE_BACKGROUND_PIXELS": 12_000_000,
         "MAX_CONTENT_LENGTH": DEFAULT_LIMITS.max_total_bytes + MB,
         "MAX_FORM_PARTS": 100,
         # Text fields (explanations, notes) are small; files are not held in memory by this cap.

@@ -48,6 +48,15 @@ def evidence_limits() -> EvidenceLimits:
     )
 
 
+def evidence_hold_from_pixels() -> int | None:
+    """Uploads of at least this many pixels are decoded by a job (services/evidence/processing.py);
+    None without a job queue, where every upload is decoded at once."""
+    config = current_app.config
+    if not config.get("REDIS_URL"):
+        return None
+    return int(config["EVIDENCE_BACKGROUND_PIXELS"])
+
+
 def daily_upload_quota() -> int:
     return int(current_app.config["EVIDENCE_DAILY_QUOTA"])
 

@@ -1,4 +1,4 @@
-"""`flask --app wsgi evidence gc` and `evidence migrate --to s3://…`."""
+"""`flask --app wsgi evidence gc`, `evidence migrate --to s3://…` and `evidence process`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from moderation_app.extensions import db
 from moderation_app.services.evidence.backends import S3Objects, StorageUnavailable, parse_s3_location
 from moderation_app.services.evidence.gc import DEFAULT_MIN_AGE, collect_garbage
 from moderation_app.services.evidence.migrate import migrate_evidence
-from moderation_app.settings import evidence_store, s3_settings
+from moderation_app.services.evidence.processing import SWEEP_AFTER, pending_uploads, process_upload
+from moderation_app.settings import evidence_limits, evidence_store, s3_settings
 
 evidence_cli = AppGroup("evidence", help="Look after the stored evidence files.")
 
@@ -101,3 +102,30 @@ def evidence_migrate(location: str, verbose: bool) -> None:
                f"{len(report.failed)} failed")
     if not report.ok:
         sys.exit(1)
+
+
+@evidence_cli.command("process")
+@click.option("--older-than-seconds", type=click.IntRange(min=0), show_default=True,
+              default=int(SWEEP_AFTER.total_seconds()),
+              help="Only uploads held at least this long: younger ones are normally still with "
+                   "their job.")
+def evidence_process(older_than_seconds: int) -> None:
+    """Decode large uploads still waiting for processing: those whose job was lost (Redis
+    restarted, a worker stopped, S3 down at the time). Safe beside running workers. Exits 1 if
+    the evidence store could not be reached; what is left is tried again on the next run."""
+    ids = pending_uploads(timedelta(seconds=older_than_seconds))
+    db.session.rollback()
+    counts = {"stored": 0, "failed": 0, "gone": 0}
+    store, limits = evidence_store(), evidence_limits()
+    for upload_id in ids:
+        try:
+            done = process_upload(upload_id, store, limits, commit=db.session.commit)
+        except StorageUnavailable as error:
+            db.session.rollback()
+            click.echo(f"the evidence store could not be reached: {error}; "
+                       f"{len(ids) - sum(counts.values())} uploads left processing", err=True)
+            sys.exit(1)
+        counts[done.outcome] += 1
+        click.echo(f"upload {upload_id}: {done.outcome}")
+    click.echo(f"{counts['stored']} stored, {counts['failed']} could not be decoded, "
+               f"{counts['gone']} already done elsewhere")

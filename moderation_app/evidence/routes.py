@@ -3,16 +3,18 @@ permissions.can_view: staff, or the seller who filed the request."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, send_file
+from flask import Blueprint, current_app, jsonify, send_file
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from moderation_app.extensions import db
 from moderation_app.models.evidence import Evidence
+from moderation_app.models.requests import DeletionRequest
 from moderation_app.models.users import Role
 from moderation_app.permissions import can_view, role_required
 from moderation_app.services.errors import NoSuchRecord
 from moderation_app.services.evidence.backends import NotStored, content_type
+from moderation_app.services.evidence.processing import processing_count
 from moderation_app.settings import evidence_store
 
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
@@ -60,3 +62,16 @@ def full_size(evidence_id: int) -> Response:
 def thumbnail(evidence_id: int) -> Response:
     evidence = _visible_evidence(evidence_id)
     return _send(evidence.thumbnail_name, f"evidence-{evidence.id}-thumbnail.jpg")
+
+
+@bp.route("/processing/<int:request_id>")
+@role_required(Role.SELLER, Role.AGENT, Role.MANAGER)
+def processing(request_id: int) -> Response:
+    """How many of a request's screenshots are still being processed: the request pages poll this
+    (static/js/processing.js) and reload once it is 0."""
+    deletion_request = db.session.get(DeletionRequest, request_id)
+    if deletion_request is None or not can_view(current_user, deletion_request):
+        raise NoSuchRecord("No such request.")
+    response = jsonify(processing=processing_count(request_id))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

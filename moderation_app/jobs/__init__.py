@@ -4,6 +4,13 @@ process. Either way a job runs in an app context of its own and commits its own 
 
 `queue` holds the mechanics (enqueue, nudge, the worker), `tasks` the jobs themselves."""
 
-from moderation_app.jobs.queue import JobsUnavailable, enqueue, has_queue, nudge, work
+from moderation_app.jobs.queue import (
+    JobsUnavailable,
+    enqueue,
+    has_queue,
+    nudge,
+    run_inline,
+    work,
+)
 
-__all__ = ["JobsUnavailable", "enqueue", "has_queue", "nudge", "work"]
+__all__ = ["JobsUnavailable", "enqueue", "has_queue", "nudge", "run_inline", "work"]

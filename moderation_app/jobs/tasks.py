@@ -10,9 +10,13 @@ from sqlalchemy.orm import Session
 
 from moderation_app.extensions import db
 from moderation_app.services.audit.exports import write_export
+from moderation_app.services.evidence.backends import StorageUnavailable
+from moderation_app.services.evidence.processing import process_upload, request_pending
 from moderation_app.services.notifications.delivery import deliver_round
 from moderation_app.services.webhooks.delivery import deliver_due
 from moderation_app.settings import (
+    evidence_limits,
+    evidence_store,
     export_files,
     export_keep,
     mail_settings,
@@ -21,7 +25,7 @@ from moderation_app.settings import (
     webhook_retry_policy,
     webhook_transport,
 )
-from moderation_app.transactions import reading
+from moderation_app.transactions import reading, writing
 
 log = logging.getLogger(__name__)
 
@@ -58,3 +62,20 @@ def deliver_emails() -> None:
     report = deliver_round(transport, mail_settings(), retry_policy(), render=render_template,
                            commit=db.session.commit)
     log.info("e-mails: %s", report)
+
+
+def process_evidence(request_id: int) -> None:
+    """Decodes the request's held uploads into evidence (services/evidence/processing.py), one
+    transaction each. S3 down leaves the rest processing, for `flask evidence process` to retry."""
+    store, limits = evidence_store(), evidence_limits()
+    # Every transaction takes the write lock when it begins (SQLite), also when this runs inline
+    # in a request; none is held while a file is decoded.
+    with writing():
+        for upload_id in request_pending(request_id):
+            try:
+                done = process_upload(upload_id, store, limits, commit=db.session.commit)
+            except StorageUnavailable as error:
+                db.session.rollback()
+                log.error("evidence of request %s left processing: %s", request_id, error)
+                raise
+            log.info("evidence upload %s: %s", upload_id, done.outcome)

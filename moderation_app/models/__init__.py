@@ -10,7 +10,7 @@ from moderation_app.models.counters import (
     SellerRatingTotals,
     SellerRequestCount,
 )
-from moderation_app.models.evidence import Evidence
+from moderation_app.models.evidence import Evidence, EvidenceUpload, UploadStatus
 from moderation_app.models.exports import AuditExport, ExportFormat, ExportStatus
 from moderation_app.models.marketplace import Buyer, Offer, Order, OrderStatus, Review
 from moderation_app.models.notifications import Notification, NotificationKind, NotificationStatus
@@ -31,9 +31,9 @@ from moderation_app.models.webhooks import (
 )
 
 __all__ = [
-    "AgentDayDecisions", "ApiToken", "AuditEvent", "AuditExport", "ExportFormat", "ExportStatus", "Buyer", "DeletionRequest", "Evidence", "MessageKind", "Notification",
+    "AgentDayDecisions", "ApiToken", "AuditEvent", "AuditExport", "ExportFormat", "ExportStatus", "Buyer", "DeletionRequest", "Evidence", "EvidenceUpload", "MessageKind", "Notification",
     "NotificationKind", "NotificationStatus", "Offer", "Order",
     "OrderStatus", "Reason", "ReplyTemplate", "RequestCount", "RequestHourChanges", "RequestMessage", "RequestStatus", "Review",
-    "Role", "SellerDayRequests", "SellerRatingTotals", "SellerRequestCount", "User",
+    "Role", "SellerDayRequests", "SellerRatingTotals", "SellerRequestCount", "UploadStatus", "User",
     "WebhookAttempt", "WebhookEvent", "WebhookEventType", "WebhookStatus",
 ]

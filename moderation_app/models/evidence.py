@@ -1,16 +1,29 @@
-"""Evidence files (re-encoded screenshots) attached to deletion requests."""
+"""Evidence files (re-encoded screenshots) attached to deletion requests, and large uploads still
+being processed in the background (``EvidenceUpload``, services/evidence/processing.py)."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, false, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from moderation_app.database import UTCDateTime, utcnow
 from moderation_app.extensions import db
 from moderation_app.models.requests import DeletionRequest, RequestMessage
-from moderation_app.models.users import User
+from moderation_app.models.users import User, enum_values
 
 
 class Evidence(db.Model):
@@ -63,6 +76,53 @@ class Evidence(db.Model):
         for number, band in enumerate(phash_bands(value)):
             setattr(self, f"phash_band_{number}", band)
         return value
+
+
+class UploadStatus(enum.StrEnum):
+    PROCESSING = "processing"  # held, waiting for a worker (or being processed)
+    FAILED = "failed"          # could not be decoded; `error` says why, nothing is stored
+
+
+class EvidenceUpload(db.Model):
+    """A large upload that passed every check short of decoding, held as received under
+    ``held_name`` (never served) until a job decodes and re-encodes it into an ``Evidence`` row.
+    The row is deleted when that row is made, or kept as FAILED with the seller's message."""
+
+    __tablename__ = "evidence_uploads"
+    __table_args__ = (
+        # The sweep of uploads left by a lost job, oldest first.
+        Index("ix_evidence_uploads_status_created", "status", "created_at"),
+        # The upload quota: the seller's files of the last 24 hours, held ones included.
+        Index("ix_evidence_uploads_uploader_created", "uploaded_by_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("deletion_requests.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("request_messages.id"))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    original_filename: Mapped[str] = mapped_column(String(255))
+    # The bytes as received; None once processing failed and they were removed.
+    held_name: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # What the header said and what arrived, for the audit event and the page.
+    format: Mapped[str] = mapped_column(String(8))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    received_bytes: Mapped[int] = mapped_column(BigInteger)
+    received_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[UploadStatus] = mapped_column(
+        Enum(UploadStatus, name="evidence_upload_status", native_enum=False, create_constraint=True,
+             length=16, values_callable=enum_values),
+        default=UploadStatus.PROCESSING)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    request: Mapped[DeletionRequest] = relationship()
+    uploaded_by: Mapped[User] = relationship()
+
+    @property
+    def processing(self) -> bool:
+        return self.status is UploadStatus.PROCESSING
 
 
 def phash_bands(perceptual_hash: str) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -14,6 +14,9 @@ from moderation_app.database import UTCDateTime, utcnow
 from moderation_app.extensions import db
 from moderation_app.models.marketplace import Buyer, Review
 from moderation_app.models.users import User, enum_values
+
+if TYPE_CHECKING:  # evidence.py imports this module
+    from moderation_app.models.evidence import EvidenceUpload
 
 
 class Reason(enum.StrEnum):
@@ -197,6 +200,10 @@ class DeletionRequest(db.Model):
     first_decided_by: Mapped[User | None] = relationship(foreign_keys=[first_decided_by_id])
     messages: Mapped[list[RequestMessage]] = relationship(
         back_populates="request", order_by="RequestMessage.id"
+    )
+    # Large screenshots still processing, or that failed (services/evidence/processing.py).
+    held_uploads: Mapped[list[EvidenceUpload]] = relationship(
+        order_by="EvidenceUpload.id", viewonly=True
     )
 
     @property

@@ -39,16 +39,18 @@ from moderation_app.seller.uploads import (
     log_refusal,
     passed_before,
     prepare_evidence,
+    process_held,
     remember_passed,
     storage_down,
 )
 from moderation_app.services.counters import counts as request_counts
 from moderation_app.services.errors import DomainError
 from moderation_app.services.evidence.backends import StorageUnavailable
-from moderation_app.services.evidence.storage import EvidenceRejected, PreparedImage, StagedFiles
+from moderation_app.services.evidence.storage import EvidenceRejected, StagedFiles
 from moderation_app.services.marketplace.ratings import seller_offers, seller_rating, seller_reviews
 from moderation_app.services.requests.filing import (
     RequestClosed,
+    Uploads,
     answer_request,
     latest_requests_on,
     refusal_for,
@@ -119,15 +121,15 @@ def _uploaded_files(field_name: str) -> list[tuple[str | None, object]]:
             if upload.filename]
 
 
-def _prepare_evidence(seller: User, field_name: str, required: bool) -> list[PreparedImage]:
+def _prepare_evidence(seller: User, field_name: str, required: bool) -> Uploads:
     files = _uploaded_files(field_name)
     if not files and not required:
         return []
     return prepare_evidence(seller, files, limits=evidence_limits(), quota=daily_upload_quota())
 
 
-def _commit_with_evidence(seller: User, form: AnswerForm | AppealForm,
-                          act: Callable[[list[PreparedImage], StagedFiles], object]) -> bool:
+def _commit_with_evidence(seller: User, form: AnswerForm | AppealForm, request_id: int,
+                          act: Callable[[Uploads, StagedFiles], object]) -> bool:
     """A follow-up with optional screenshots (an answer, an appeal): checks the form's files,
     stores them and runs `act(images, staged)` in one transaction. False when a file was refused
     (the reason is on the form's field, nothing was kept); the caller handles the rest."""
@@ -136,6 +138,7 @@ def _commit_with_evidence(seller: User, form: AnswerForm | AppealForm,
         with writing(), evidence_store().transaction() as staged:
             act(images, staged)
             db.session.commit()
+        process_held(request_id, images)
     except EvidenceRejected as error:
         db.session.rollback()
         log_refusal(seller, error)
@@ -239,6 +242,7 @@ def new_request(review_id: str) -> ResponseReturnValue:
         refusal = str(error)
     else:
         forget_passed()
+        process_held(deletion_request.id, images)
         flash("Your request was submitted. Customer service will look at it and you can follow "
               "it here.", "success")
         return _see_other(url_for(".request_detail", request_id=deletion_request.id))
@@ -293,6 +297,7 @@ def _render_detail(deletion_request: DeletionRequest, answer_form: AnswerForm | 
         deletion_request=deletion_request,
         snapshot=deletion_request.review_snapshot,
         evidence=evidence,
+        uploads=deletion_request.held_uploads,
         entries=timeline(deletion_request, evidence=evidence),
         answer_form=answer_form,
         statement=_statement(deletion_request),
@@ -326,7 +331,7 @@ def answer(request_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _render_detail(deletion_request, form, status=422)
     try:
-        stored = _commit_with_evidence(seller, form, lambda images, staged: answer_request(
+        stored = _commit_with_evidence(seller, form, request_id, lambda images, staged: answer_request(
             seller, deletion_request, form.message.data, images, staged,
             daily_quota=daily_upload_quota()))
     except (StaleDataError, RequestClosed):
@@ -356,14 +361,14 @@ def appeal_request(request_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _render_detail(deletion_request, appeal_form=form, status=422)
 
-    def lodge(images: list[PreparedImage], staged: StagedFiles) -> None:
+    def lodge(images: Uploads, staged: StagedFiles) -> None:
         # PostgreSQL: a second appeal sent at the same moment waits here, then is refused.
         db.session.refresh(deletion_request, with_for_update=True)
         appeal(seller, deletion_request, form.message.data, images, staged,
                daily_quota=daily_upload_quota())
 
     try:
-        stored = _commit_with_evidence(seller, form, lodge)
+        stored = _commit_with_evidence(seller, form, request_id, lodge)
     except (StaleDataError, AppealRefused) as error:
         db.session.rollback()
         flash(str(error) if isinstance(error, AppealRefused) else CHANGED_MEANWHILE, "error")

@@ -41,9 +41,12 @@ from moderation_app.extensions import db
 from moderation_app.models.users import User
 from moderation_app.security_log import log_security_event
 from moderation_app.services.evidence.backends import StorageUnavailable
-from moderation_app.services.evidence.images import EvidenceLimits, PreparedImage
-from moderation_app.services.evidence.storage import EvidenceRejected, prepare_images
-from moderation_app.services.requests.filing import check_upload_quota
+from moderation_app.jobs import JobsUnavailable, enqueue, run_inline
+from moderation_app.jobs.tasks import process_evidence
+from moderation_app.services.evidence.images import EvidenceLimits
+from moderation_app.services.evidence.storage import EvidenceRejected, HeldUpload, prepare_images
+from moderation_app.services.requests.filing import Uploads, check_upload_quota
+from moderation_app.settings import evidence_hold_from_pixels
 from moderation_app.throttle import rate_limiter
 
 EXTENSION = "refused_uploads"
@@ -81,13 +84,14 @@ def refused_uploads() -> RefusedUploads:
 
 
 def prepare_evidence(seller: User, files: Sequence[Upload], *, limits: EvidenceLimits,
-                     quota: int) -> list[PreparedImage]:
-    """The quota (stored and refused files), then the files checked and re-encoded; a refusal of
-    the files is charged to the seller. Raises EvidenceRejected."""
+                     quota: int) -> Uploads:
+    """The quota (stored and refused files), then the files checked and re-encoded, or held for
+    a job when large (EVIDENCE_BACKGROUND_PIXELS); a refusal of the files is charged to the
+    seller. Raises EvidenceRejected."""
     refused = refused_uploads()
     check_upload_quota(seller, len(files), quota, refused=refused.count(seller.id))
     try:
-        return prepare_images(files, limits)
+        return prepare_images(files, limits, hold_from_pixels=evidence_hold_from_pixels())
     except EvidenceRejected:
         # More files than allowed are refused before any is read: that costs the server nothing.
         if len(files) <= limits.max_files:
@@ -158,3 +162,17 @@ def storage_down(field: Field, error: StorageUnavailable) -> None:
     db.session.rollback()
     current_app.logger.error("evidence store unavailable: %s", error)
     field.errors = [STORAGE_DOWN]
+
+
+def process_held(request_id: int, images: Uploads) -> None:
+    """After the commit that held large files (prepare_evidence): a job decodes them. If the queue
+    cannot take it, they are decoded now, as a small upload is: the seller waits, nothing waits
+    for a sweep."""
+    if not any(isinstance(image, HeldUpload) for image in images):
+        return
+    try:
+        enqueue(process_evidence, request_id)
+    except JobsUnavailable as error:
+        current_app.logger.warning("evidence of request %s decoded in the request: %s",
+                                   request_id, error)
+        run_inline(current_app._get_current_object(), process_evidence, request_id)

@@ -49,13 +49,14 @@ def staff_user() -> User:
 def load_request(request_id: int, *, lock: bool = False) -> DeletionRequest:
     # lock: PostgreSQL holds a row lock until commit, so a concurrent decision waits, then
     # sees the request as decided. SQLite ignores it; the version column catches the race there.
-    # Reading: the request with its seller, first decider, review, order, offer, buyer and its few
-    # messages with their authors in one statement (the page shows them all). A lock takes the
-    # request's row alone.
+    # Reading: the request with its seller, first decider, review, order, offer, buyer, its few
+    # messages with their authors and any screenshots still processing, in one statement (the
+    # page shows them all). A lock takes the request's row alone.
     review = joinedload(DeletionRequest.review)
     everything = [joinedload(DeletionRequest.seller), joinedload(DeletionRequest.first_decided_by),
                   review.joinedload(Review.order).joinedload(Order.offer), review.joinedload(Review.buyer),
-                  joinedload(DeletionRequest.messages).joinedload(RequestMessage.author)]
+                  joinedload(DeletionRequest.messages).joinedload(RequestMessage.author),
+                  joinedload(DeletionRequest.held_uploads)]
     deletion_request = db.session.get(DeletionRequest, request_id, with_for_update=lock,
                                       populate_existing=lock, options=[] if lock else everything)
     if deletion_request is None:
@@ -113,6 +114,7 @@ def render_request(deletion_request: DeletionRequest, decision_form: DecisionFor
         review=deletion_request.review,
         snapshot=deletion_request.review_snapshot,
         evidence=evidence,
+        uploads=deletion_request.held_uploads,
         signals=request_signals(deletion_request, evidence),
         entries=entries,
         holder=db.session.get(User, holder_id) if holder_id else None,

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from moderation_app.models import EvidenceUpload
 from moderation_app.services.audit.log import verify_chain
 from tests.helpers.images import image_bytes
+from tests.helpers.jobs import job_queue, run_worker
 from tests.helpers.marketplace import add_review
 from tests.helpers.requests import file_request
 from tests.helpers.s3 import S3_ENDPOINT_URL, s3_client, s3_objects
-from tests.helpers.stored import audit_details, evidence_rows, stored_files
+from tests.helpers.stored import all_rows, audit_details, evidence_rows, stored_files
 
 pytestmark = pytest.mark.skipif(not S3_ENDPOINT_URL, reason="needs an S3 server: .ci/with-seaweedfs")
 
@@ -134,6 +136,28 @@ def test_migrate_copies_every_file_with_its_hash_and_the_desk_then_serves_them_f
     assert response.status_code == 200
     assert response.get_data() == read(location, row.stored_name)
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_migrate_copies_uploads_still_held_for_processing_and_the_worker_then_reads_s3(
+        app, runner, seller, seller_client, location):
+    folder = on_local_folder(app)
+    app.config["EVIDENCE_BACKGROUND_PIXELS"] = 1
+    with job_queue(app):
+        file_request(seller_client, add_review(app, seller),
+                     files=[(image_bytes("PNG", seed=31), "large.png")])
+        [held] = all_rows(app, EvidenceUpload)
+
+        result = runner.invoke(args=["evidence", "migrate", "--to", location])
+        assert result.exit_code == 0, result.output
+        assert "copied 1 files" in result.output
+        assert read(location, held.held_name) == (folder / held.held_name).read_bytes()
+
+        on_s3(app, location)
+        (folder / held.held_name).unlink()  # the worker must now read S3 alone
+        assert run_worker(app)
+    [row] = evidence_rows(app)
+    assert hashlib.sha256(read(location, row.stored_name)).hexdigest() == row.sha256
+    assert held.held_name not in keys(location)
 
 
 def test_migrate_rerun_after_an_interruption_copies_only_what_is_not_there_yet(

@@ -73,6 +73,15 @@ def load(app: Flask, model: type, object_id: int):
         return row
 
 
+def all_rows(app: Flask, model: type) -> list:
+    """Every row of a model, by id, detached with its columns loaded."""
+    with app.app_context():
+        rows = list(db.session.scalars(select(model).order_by(model.id)))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
 def request_state(app: Flask, request_id: int) -> dict[str, Any]:
     row = load(app, DeletionRequest, request_id)
     return {"status": row.status, "seller_id": row.seller_id, "submitted_at": row.submitted_at,

@@ -43,6 +43,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     # Staff see every file; a seller only their own (the object check answers 404).
     "evidence.full_size": EVERY_ROLE,
     "evidence.thumbnail": EVERY_ROLE,
+    "evidence.processing": EVERY_ROLE,
     "staff.queue": frozenset({AGENT, MANAGER}),
     "staff.claim_next": frozenset({AGENT, MANAGER}),
     "staff.request_detail": frozenset({AGENT, MANAGER}),

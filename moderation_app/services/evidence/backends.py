@@ -31,13 +31,15 @@ from urllib.parse import urlsplit
 logger = logging.getLogger(__name__)
 
 # Every name we write: 128 random bits in hex, then our own extension. Nothing else is a valid name.
-_STORED_NAME = re.compile(r"[0-9a-f]{32}(?:\.png|\.jpg|\.thumb\.jpg)")
+# ``.upload`` is a large upload held as received until a job re-encodes it (processing.py): raw
+# bytes, so no view serves it (downloads go through Evidence rows, which never name one).
+_STORED_NAME = re.compile(r"[0-9a-f]{32}(?:\.png|\.jpg|\.thumb\.jpg|\.upload)")
 EVIDENCE_NAMES = _STORED_NAME
 # A prepared audit export (services/audit/exports.py), in the folder EXPORTS_FOLDER of the store.
 EXPORT_NAMES = re.compile(r"[0-9a-f]{32}\.(?:csv|jsonl)")
 EXPORTS_FOLDER = "exports"
 
-CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg",
+CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".upload": "application/octet-stream",
                  ".csv": "text/csv; charset=utf-8", ".jsonl": "application/x-ndjson; charset=utf-8"}
 # Large files (exports) go to S3 in parts of this size, two at a time: memory stays ~16 MB.
 _PART_BYTES = 8 * 1024 * 1024

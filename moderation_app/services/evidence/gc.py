@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from moderation_app.extensions import db
-from moderation_app.models.evidence import Evidence
+from moderation_app.models.evidence import Evidence, EvidenceUpload
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.evidence.storage import EvidenceStore
 
@@ -79,6 +79,9 @@ def find_garbage(store: EvidenceStore, min_age: timedelta = DEFAULT_MIN_AGE) -> 
             # Looked up again when not listed: its upload may have written it after the listing.
             if name not in files and not store.backend.exists(name):
                 report.missing.append(MissingFile(row.id, row.request_id, name))
+    # Uploads held for processing are named by their own rows (processing.py).
+    referenced.update(db.session.scalars(select(EvidenceUpload.held_name)
+                                         .where(EvidenceUpload.held_name.is_not(None))))
     for name in sorted(files.keys() - referenced):
         item = files[name]
         (report.orphans if item.age >= min_age else report.too_young).append(item)

@@ -4,20 +4,21 @@ Every file an evidence row names is read from the current store, its SHA-256 che
 against the row, which recorded it at upload; a thumbnail's against itself as read), written to the
 target with the hash in its metadata, read back and checked again. A rerun after an interruption
 skips what is already there with the same hash and size, so it costs a HEAD per file done before.
-Files no row names are not copied: they are `evidence gc`'s business. The caller commits the
+Uploads held for processing are copied too, checked against what arrived. Files no row names
+are not copied: they are `evidence gc`'s business. The caller commits the
 `evidence.migrated` event.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
 from moderation_app.extensions import db
-from moderation_app.models.evidence import Evidence
+from moderation_app.models.evidence import Evidence, EvidenceUpload
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.evidence.backends import NotStored, S3Objects
 from moderation_app.services.evidence.storage import EvidenceStore
@@ -74,6 +75,20 @@ def _copy_one(source: EvidenceStore, target: S3Objects, name: str, expected: str
     return "copied"
 
 
+def _names_to_copy() -> Iterator[tuple[str, str | None]]:
+    """(name, the SHA-256 it must have, if known): each evidence row's image and thumbnail, then
+    each upload held for processing (processing.py), checked against what arrived."""
+    rows = db.session.execute(
+        select(Evidence.stored_name, Evidence.sha256, Evidence.thumbnail_name)
+        .order_by(Evidence.id).execution_options(yield_per=500))
+    for stored_name, sha256, thumbnail_name in rows:
+        yield stored_name, sha256
+        yield thumbnail_name, None
+    yield from db.session.execute(
+        select(EvidenceUpload.held_name, EvidenceUpload.received_sha256)
+        .where(EvidenceUpload.held_name.is_not(None)).order_by(EvidenceUpload.id))
+
+
 def migrate_evidence(source: EvidenceStore, target: S3Objects,
                      progress: Callable[[str, str], None] | None = None) -> MigrationReport:
     """Copies every file the evidence rows name from `source` to `target` (see the module
@@ -81,17 +96,13 @@ def migrate_evidence(source: EvidenceStore, target: S3Objects,
     fails, after which a rerun carries on where this one stopped."""
     target.ensure_bucket()
     report = MigrationReport()
-    rows = db.session.execute(
-        select(Evidence.stored_name, Evidence.sha256, Evidence.thumbnail_name)
-        .order_by(Evidence.id).execution_options(yield_per=500))
     problem_names: dict[str, None] = {}
-    for stored_name, sha256, thumbnail_name in rows:
-        for name, expected in ((stored_name, sha256), (thumbnail_name, None)):
-            outcome = _copy_one(source, target, name, expected, report)
-            if outcome in ("missing", "failed"):
-                problem_names[name] = None
-            if progress is not None:
-                progress(name, outcome)
+    for name, expected in _names_to_copy():
+        outcome = _copy_one(source, target, name, expected, report)
+        if outcome in ("missing", "failed"):
+            problem_names[name] = None
+        if progress is not None:
+            progress(name, outcome)
     problems = list(problem_names)  # in the rows' order
     record_event("evidence.migrated", details={
         "to": str(target.location),

@@ -12,6 +12,8 @@ request is good:
    d. only then each file decoded and re-encoded in memory without metadata or appended bytes
       (``images.decode_image``).
    A refused request therefore costs reading and header parsing, never a decode.
+   With ``hold_from_pixels``, a request of at least that many pixels skips step d: its files come
+   back as ``HeldUpload``s, stored as received and decoded later by a job (processing.py).
 2. ``with store.transaction() as staged: staged.save(prepared)`` writes the image and its thumbnail
    under names we choose, to the store's backend (backends.py: a 0700 folder of 0600 files, or an
    S3 bucket). If the block raises, every file written in it is deleted. The caller adds the
@@ -20,12 +22,13 @@ request is good:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -45,6 +48,8 @@ from moderation_app.services.evidence.images import (
 logger = logging.getLogger(__name__)
 
 _READ_CHUNK = 64 * 1024
+# A held upload's stored name ends so (backends.EVIDENCE_NAMES): no content type, never served.
+HELD_EXTENSION = ".upload"
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,23 @@ class StoredImage:
     perceptual_hash: str
 
 
+@dataclass(frozen=True)
+class HeldUpload:
+    """An upload that passed every check short of decoding, to be stored as received and decoded
+    by a job (services/evidence/processing.py): a request of large pictures is answered without
+    waiting for seconds of decoding."""
+
+    original_filename: str
+    format: str
+    width: int
+    height: int
+    data: bytes = field(repr=False)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
 # Control characters, bidi overrides (which disguise extensions: "\u202egnp.exe"), line separators.
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
@@ -77,11 +99,13 @@ def display_filename(raw: str | None) -> str:
 
 
 def prepare_images(
-    files: Sequence[tuple[str | None, IO[bytes]]], limits: EvidenceLimits = DEFAULT_LIMITS
-) -> list[PreparedImage]:
+    files: Sequence[tuple[str | None, IO[bytes]]], limits: EvidenceLimits = DEFAULT_LIMITS,
+    *, hold_from_pixels: int | None = None,
+) -> list[PreparedImage] | list[HeldUpload]:
     """Validates and re-encodes every upload in memory; raises EvidenceRejected for the first bad
     one, and decodes none unless all pass the checks that need no decoding (see the module
-    docstring).
+    docstring). With ``hold_from_pixels``, files that together have at least that many pixels
+    are returned undecoded, as ``HeldUpload``s, for a job to decode.
 
     ``files`` are (uploaded name, binary stream) pairs; streams are read from their current
     position.
@@ -119,6 +143,9 @@ def prepare_images(
                     f"{limits.max_total_pixels / 1e6:.3g} megapixels; attach fewer or smaller "
                     "ones at a time."
                 )
+        if hold_from_pixels is not None and pixels >= hold_from_pixels:
+            return [HeldUpload(item.name, item.format, item.width, item.height, item.data)
+                    for item in checked]
         return [decode_image(item, limits) for item in checked]
 
 
@@ -187,6 +214,23 @@ class EvidenceStore:
             perceptual_hash=prepared.perceptual_hash,
         )
 
+    def hold(self, upload: HeldUpload) -> str:
+        """Writes an upload's bytes as received, under a name that is never served; returns it."""
+        name = secrets.token_hex(16) + HELD_EXTENSION
+        self.backend.write(name, upload.data)
+        try:
+            self.backend.flush()
+        except BaseException:
+            self._delete_quietly(name)
+            raise
+        return name
+
+    def read(self, name: str) -> bytes:
+        """A stored file's bytes; NotStored when there is none."""
+        opened = self.backend.open(name)
+        with opened.stream:
+            return opened.stream.read()
+
     def delete(self, name: str) -> None:
         self.backend.delete(name)
 
@@ -228,6 +272,13 @@ class StagedFiles:
         stored = self._store.save(prepared)
         self.names += [stored.stored_name, stored.thumbnail_name]
         return stored
+
+    def hold(self, upload: HeldUpload) -> str:
+        if self.closed:
+            raise RuntimeError("this evidence transaction has ended")
+        name = self._store.hold(upload)
+        self.names.append(name)
+        return name
 
     def save_all(self, prepared: Iterable[PreparedImage]) -> list[StoredImage]:
         return [self.save(item) for item in prepared]

@@ -30,8 +30,8 @@ from moderation_app.models.requests import (
 from moderation_app.models.users import User
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.errors import DomainError, NoSuchRecord
-from moderation_app.services.evidence.storage import PreparedImage, StagedFiles
-from moderation_app.services.requests.filing import attach_evidence, evidence_details
+from moderation_app.services.evidence.storage import StagedFiles
+from moderation_app.services.requests.filing import Uploads, attach_evidence
 from moderation_app.services.requests.statement import (
     APPEAL_WINDOW,
     StatementOfReasons,
@@ -98,7 +98,7 @@ def appeal_refusal(deletion_request: DeletionRequest, now: datetime | None = Non
 
 
 def appeal(seller: User, deletion_request: DeletionRequest, message: str,
-           images: list[PreparedImage], staged: StagedFiles, *, daily_quota: int) -> RequestMessage:
+           images: Uploads, staged: StagedFiles, *, daily_quota: int) -> RequestMessage:
     """File the seller's one appeal of a rejected request. Raises NoSuchRecord for another
     seller's request, AppealRefused when it cannot be appealed or the message is out of bounds,
     EvidenceRejected for the files (the daily quota)."""
@@ -130,7 +130,7 @@ def appeal(seller: User, deletion_request: DeletionRequest, message: str,
                      "status_before": RequestStatus.REJECTED.value,
                      "status_after": RequestStatus.APPEALED.value,
                      "first_decided_by_id": deletion_request.first_decided_by_id,
-                     "evidence": evidence_details(evidence)})
+                     "evidence": evidence})
     return body
 
 

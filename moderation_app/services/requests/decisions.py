@@ -14,8 +14,6 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models.audit import AuditEvent
@@ -31,6 +29,7 @@ from moderation_app.models.requests import (
 from moderation_app.models.users import User
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.errors import DomainError
+from moderation_app.services.evidence.processing import processing_count
 from moderation_app.services.marketplace.ratings import SellerRating, seller_rating
 from moderation_app.services.notifications.outbox import enqueue as enqueue_notification
 from moderation_app.services.requests.appeals import refuse_first_decider
@@ -82,6 +81,11 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
         raise DecisionRefused("Write the note the seller will see.")
     if reply_template is not None and not reply_template.fits(deletion_request.reason, decision):
         raise DecisionRefused("That reply template is for another decision or reason.")
+    # Approving or rejecting unseen evidence is not a fair decision; asking a question is fine.
+    if decision is not Decision.REQUEST_INFO and (waiting := processing_count(deletion_request.id)):
+        files = "screenshot is" if waiting == 1 else "screenshots are"
+        raise DecisionRefused(f"{waiting} {files} still being processed; approve or reject once "
+                              "the evidence is shown (reload the page in a few seconds).")
 
     status_before = deletion_request.status
     # An appeal's approve or reject is final; its request_info keeps it an appeal (appeals.py).

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, bindparam, exists, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from moderation_app.database import utcnow
@@ -29,11 +29,17 @@ from moderation_app.models.users import User
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.errors import DomainError, NoSuchRecord
 from moderation_app.services.keyset import KeysetPage, Position, newest_first
+from moderation_app.services.evidence.processing import held_details, hold_upload, uploads_since
+from moderation_app.services.evidence.reuse import reuse_marks
 from moderation_app.services.evidence.storage import (
     EvidenceRejected,
+    HeldUpload,
     PreparedImage,
     StagedFiles,
 )
+
+# What a form's files become: re-encoded images, or large ones held for a job (processing.py).
+Uploads = list[PreparedImage] | list[HeldUpload]
 
 EXPLANATION_MIN_LENGTH = 20
 EXPLANATION_MAX_LENGTH = 5000
@@ -119,6 +125,8 @@ def check_upload_quota(seller: User, new_files: int, quota: int, refused: int = 
     since = utcnow() - timedelta(days=1)
     uploaded = db.session.scalar(select(func.count()).select_from(Evidence).where(
         Evidence.uploaded_by_id == seller.id, Evidence.created_at >= since)) or 0
+    # Files held for processing, and those that then failed (a processed one is an Evidence row).
+    uploaded += uploads_since(seller.id, since)
     if uploaded + refused + new_files > quota:
         left = max(quota - uploaded - refused, 0)
         counting = ", counting files that could not be accepted" if refused else ""
@@ -154,34 +162,25 @@ def _hold_upload_quota(seller: User, new_files: int, quota: int) -> None:
     check_upload_quota(seller, new_files, quota)
 
 
-def reuse_marks(request_id: int, sha256: str, perceptual_hash: str) -> dict[str, bool]:
-    """Evidence's reuse columns for a new file of this request: whether a file of another request
-    already has the same SHA-256 / perceptual hash. One statement, one probe of each hash's index.
-    Two uploads of the same new file at the same moment may each miss the other (neither sees the
-    other's uncommitted row); the request page's own signals (services/queue/signals.py) look at
-    every file when shown, so only the dashboard's count can miss such a pair."""
-    def elsewhere(match: ColumnElement[bool]) -> Exists:
-        return exists().where(match, Evidence.request_id != request_id)
-
-    sha256_reused, phash_reused = db.session.execute(select(
-        elsewhere(Evidence.sha256 == sha256),
-        elsewhere(Evidence.perceptual_hash == perceptual_hash))).one()
-    return {"sha256_reused": bool(sha256_reused), "phash_reused": bool(phash_reused)}
-
-
-def attach_evidence(deletion_request: DeletionRequest, seller: User, images: list[PreparedImage],
-                    staged: StagedFiles, quota: int, message: RequestMessage | None = None) -> list[Evidence]:
+def attach_evidence(deletion_request: DeletionRequest, seller: User, images: Uploads,
+                    staged: StagedFiles, quota: int,
+                    message: RequestMessage | None = None) -> list[dict[str, Any]]:
+    """Stores the files (or holds large ones for processing) and adds their rows; returns their
+    record for the audit event."""
     if images:
         _hold_upload_quota(seller, len(images), quota)
-    evidence = []
+    evidence, held = [], []
     for image in images:
+        if isinstance(image, HeldUpload):
+            held.append(hold_upload(deletion_request, seller, image, staged, message))
+            continue
         stored = staged.save(image)
         marks = reuse_marks(deletion_request.id, stored.sha256, stored.perceptual_hash)
         evidence.append(Evidence(request=deletion_request, uploaded_by=seller, message=message,
                                  **asdict(stored), **marks))
     db.session.add_all(evidence)
     db.session.flush()
-    return evidence
+    return evidence_details(evidence) + held_details(held)
 
 
 def evidence_details(evidence: list[Evidence]) -> list[dict[str, Any]]:
@@ -190,7 +189,7 @@ def evidence_details(evidence: list[Evidence]) -> list[dict[str, Any]]:
 
 
 def submit_request(seller: User, review: Review, reason: Reason, explanation: str,
-                   images: list[PreparedImage], staged: StagedFiles, *,
+                   images: Uploads, staged: StagedFiles, *,
                    daily_quota: int) -> DeletionRequest:
     """File a request with its evidence; `daily_quota` caps the seller's uploads per 24 hours."""
     if review.seller_id != seller.id:
@@ -211,12 +210,12 @@ def submit_request(seller: User, review: Review, reason: Reason, explanation: st
     record_event("request.submitted", actor=seller, request_id=deletion_request.id,
                  review_id=review.id, details={
                      "reason": reason.value, "explanation_length": len(deletion_request.explanation),
-                     "evidence": evidence_details(evidence)})
+                     "evidence": evidence})
     return deletion_request
 
 
 def answer_request(seller: User, deletion_request: DeletionRequest, message: str,
-                   images: list[PreparedImage], staged: StagedFiles, *,
+                   images: Uploads, staged: StagedFiles, *,
                    daily_quota: int) -> RequestMessage:
     """The seller answers an agent's question; the request goes back to the queue at its old place."""
     if deletion_request.seller_id != seller.id:
@@ -238,7 +237,7 @@ def answer_request(seller: User, deletion_request: DeletionRequest, message: str
                  review_id=deletion_request.review_id, details={
                      "message_id": reply.id, "status_before": RequestStatus.NEEDS_INFO.value,
                      "status_after": deletion_request.status.value,
-                     "evidence": evidence_details(evidence)})
+                     "evidence": evidence})
     return reply
 
 

@@ -23,7 +23,7 @@ from tests.helpers.accounts import make_user
 from tests.helpers.clients import page_text, signed_in
 from tests.helpers.jobs import UNREACHABLE_REDIS_URL, job_queue, run_worker
 from tests.helpers.s3 import local_storage_only
-from tests.helpers.stored import audit_details
+from tests.helpers.stored import all_rows, audit_details
 
 
 def ask(client, fmt: str = "csv", **filters: str):
@@ -31,11 +31,7 @@ def ask(client, fmt: str = "csv", **filters: str):
 
 
 def exports(app) -> list[AuditExport]:
-    with app.app_context():
-        rows = list(db.session.scalars(select(AuditExport).order_by(AuditExport.id)))
-        for row in rows:
-            db.session.expunge(row)
-        return rows
+    return all_rows(app, AuditExport)
 
 
 def actions(app) -> list[str]:

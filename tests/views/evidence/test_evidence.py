@@ -276,9 +276,9 @@ def test_simultaneous_uploads_by_one_seller_cannot_pass_the_quota_together(app, 
     both_checked = threading.Barrier(2, timeout=10)
     real_prepare = seller_uploads.prepare_images
 
-    def prepare_after_both_checked(files, limits):
+    def prepare_after_both_checked(files, limits, **options):
         both_checked.wait()
-        return real_prepare(files, limits)
+        return real_prepare(files, limits, **options)
 
     monkeypatch.setattr(seller_uploads, "prepare_images", prepare_after_both_checked)
     statuses: list[int] = []

@@ -60,9 +60,9 @@ def files_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real_prepare = seller_uploads.prepare_images
 
-    def prepare(files, limits):
+    def prepare(files, limits, **options):
         calls.append(len(files))
-        return real_prepare(files, limits)
+        return real_prepare(files, limits, **options)
 
     monkeypatch.setattr(seller_uploads, "prepare_images", prepare)
     return calls

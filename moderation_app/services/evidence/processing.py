@@ -1,0 +1,186 @@
+"""Large uploads decoded in the background: held as received, then turned into evidence by a job.
+
+Decoding and re-encoding cost 0.04-0.06 s per megapixel, so ten 12 MP photos keep a seller waiting
+for seconds. With a job queue (REDIS_URL), a request of at least EVIDENCE_BACKGROUND_PIXELS is
+checked as every request is, short of decoding (storage.prepare_images with ``hold_from_pixels``):
+every refusal that needs no decode still comes at once. Its files are then written as received
+under names that are never served (``.upload``), with an ``EvidenceUpload`` row each, in the same
+transaction as the request; the request page shows them as "processing…".
+
+``process_upload`` (a job, jobs/tasks.process_evidence) decodes one the same way a small upload is
+decoded, then in one transaction stores the re-encoded image and its thumbnail, adds the
+``Evidence`` row with its reuse marks, deletes the ``EvidenceUpload`` row and records
+``evidence.processed``; the held bytes are removed after that commits. A file that turns out to be
+damaged is kept as FAILED with the seller's message (``evidence.failed``); nothing is stored.
+
+It is safe to run twice at once: the row is read again under a lock (PostgreSQL) or inside the
+write lock (SQLite), and the second finds it gone. A job lost with Redis, or a worker stopped
+mid-way, leaves the row PROCESSING: ``flask evidence process`` picks up what is older than a
+minute (``pending_uploads``). Nothing here commits: the caller passes ``commit``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from moderation_app.database import utcnow
+from moderation_app.extensions import db
+from moderation_app.models.evidence import Evidence, EvidenceUpload, UploadStatus
+from moderation_app.models.requests import DeletionRequest, RequestMessage
+from moderation_app.models.users import User
+from moderation_app.services.audit.log import record_event
+from moderation_app.services.evidence.backends import NotStored
+from moderation_app.services.evidence.images import EvidenceLimits, prepare_image
+from moderation_app.services.evidence.storage import (
+    EvidenceRejected,
+    EvidenceStore,
+    HeldUpload,
+    StagedFiles,
+)
+
+log = logging.getLogger(__name__)
+
+# A job normally takes an upload within seconds; older than this, the sweep assumes it was lost.
+SWEEP_AFTER = timedelta(minutes=1)
+LOST = "The file was lost before it could be processed."
+
+
+def hold_upload(deletion_request: DeletionRequest, seller: User, upload: HeldUpload,
+                staged: StagedFiles, message: RequestMessage | None = None) -> EvidenceUpload:
+    """Writes the upload as received (removed again if the caller's transaction fails) and adds
+    its row; the caller flushes and commits."""
+    held = EvidenceUpload(
+        request=deletion_request, uploaded_by=seller, message_id=message.id if message else None,
+        original_filename=upload.original_filename, held_name=staged.hold(upload),
+        format=upload.format, width=upload.width, height=upload.height,
+        received_bytes=len(upload.data), received_sha256=upload.sha256,
+    )
+    db.session.add(held)
+    return held
+
+
+def held_details(held: Sequence[EvidenceUpload]) -> list[dict[str, object]]:
+    """An audit event's record of held files: what arrived, before it is re-encoded."""
+    return [{"upload_id": item.id, "received_sha256": item.received_sha256,
+             "format": item.format, "received_bytes": item.received_bytes, "processing": True}
+            for item in held]
+
+
+def processing_count(request_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(EvidenceUpload).where(
+        EvidenceUpload.request_id == request_id,
+        EvidenceUpload.status == UploadStatus.PROCESSING)) or 0
+
+
+def uploads_since(seller_id: int, since) -> int:
+    """The seller's held and failed files since then, for the upload quota."""
+    return db.session.scalar(select(func.count()).select_from(EvidenceUpload).where(
+        EvidenceUpload.uploaded_by_id == seller_id, EvidenceUpload.created_at >= since)) or 0
+
+
+def pending_uploads(older_than: timedelta = SWEEP_AFTER) -> list[int]:
+    """Ids of uploads still processing that were held at least `older_than` ago, oldest first."""
+    return list(db.session.scalars(
+        select(EvidenceUpload.id).where(EvidenceUpload.status == UploadStatus.PROCESSING,
+                                        EvidenceUpload.created_at <= utcnow() - older_than)
+        .order_by(EvidenceUpload.created_at, EvidenceUpload.id)))
+
+
+@dataclass(frozen=True)
+class Processed:
+    upload_id: int
+    outcome: str  # "stored", "failed" or "gone" (done by someone else, or no such upload)
+    evidence_id: int | None = None
+
+
+def process_upload(upload_id: int, store: EvidenceStore, limits: EvidenceLimits,
+                   commit: Callable[[], None]) -> Processed:
+    """Decodes one held upload into evidence, or marks it failed (see the module docstring).
+    StorageUnavailable (S3 down) leaves it processing for a later try."""
+    upload = db.session.get(EvidenceUpload, upload_id)
+    if upload is None or not upload.processing:
+        return Processed(upload_id, "gone")
+    held_name, name, request_id = upload.held_name, upload.original_filename, upload.request_id
+    # Decoded outside any transaction: on SQLite the write lock is not held for seconds of it.
+    db.session.rollback()
+    try:
+        data = store.read(held_name)
+    except NotStored:
+        return _fail(upload_id, LOST, commit)
+    try:
+        prepared = prepare_image(name, data, limits)
+    except EvidenceRejected as error:
+        return _fail(upload_id, str(error), commit, held_name=held_name, store=store)
+
+    # Imported here: filing imports this module (reuse marks live with the filing rules).
+    from moderation_app.services.requests.filing import reuse_marks
+
+    with store.transaction() as staged:
+        upload = _locked(upload_id)
+        if upload is None:
+            db.session.rollback()
+            return Processed(upload_id, "gone")
+        stored = staged.save(prepared)
+        marks = reuse_marks(request_id, stored.sha256, stored.perceptual_hash)
+        evidence = Evidence(request_id=request_id, message_id=upload.message_id,
+                            uploaded_by_id=upload.uploaded_by_id, **asdict(stored), **marks)
+        received_sha256 = upload.received_sha256
+        db.session.add(evidence)
+        db.session.delete(upload)
+        db.session.flush()
+        record_event("evidence.processed", request_id=request_id, details={
+                         "upload_id": upload_id, "evidence_id": evidence.id,
+                         "received_sha256": received_sha256, "sha256": stored.sha256,
+                         "perceptual_hash": stored.perceptual_hash, "format": stored.format,
+                         "bytes": stored.byte_size, **marks})
+        evidence_id = evidence.id
+        commit()  # last statement in the block: a failed commit removes the stored files
+    _remove_held(store, held_name)
+    return Processed(upload_id, "stored", evidence_id)
+
+
+def _locked(upload_id: int) -> EvidenceUpload | None:
+    """The upload again, under a row lock on PostgreSQL; None when another run finished it."""
+    upload = db.session.scalar(select(EvidenceUpload).where(EvidenceUpload.id == upload_id)
+                               .with_for_update().execution_options(populate_existing=True))
+    return upload if upload is not None and upload.processing else None
+
+
+def _fail(upload_id: int, message: str, commit: Callable[[], None], *,
+          held_name: str | None = None, store: EvidenceStore | None = None) -> Processed:
+    upload = _locked(upload_id)
+    if upload is None:
+        db.session.rollback()
+        return Processed(upload_id, "gone")
+    upload.status = UploadStatus.FAILED
+    upload.error = message
+    upload.held_name = None
+    upload.finished_at = utcnow()
+    record_event("evidence.failed", request_id=upload.request_id, details={
+                     "upload_id": upload_id, "received_sha256": upload.received_sha256,
+                     "reason": message})
+    commit()
+    if held_name is not None and store is not None:
+        _remove_held(store, held_name)
+    return Processed(upload_id, "failed")
+
+
+def _remove_held(store: EvidenceStore, name: str) -> None:
+    # The row no longer names it; if this fails, `evidence gc` removes it as an orphan.
+    try:
+        store.delete(name)
+    except OSError:
+        log.exception("could not remove the held upload %s", name)
+
+
+def request_pending(request_id: int) -> list[int]:
+    """Ids of the request's uploads still processing, in upload order."""
+    return list(db.session.scalars(
+        select(EvidenceUpload.id).where(EvidenceUpload.request_id == request_id,
+                                        EvidenceUpload.status == UploadStatus.PROCESSING)
+        .order_by(EvidenceUpload.id)))

@@ -1,0 +1,270 @@
+"""Large uploads decoded by a job (services/evidence/processing.py), through the real HTTP stack, the
+machine's Redis and a real RQ worker: held as received and shown as "processing…", then stored as
+evidence with the same checks and audit trail as a small upload; a damaged one shown as failed;
+decisions that need the evidence refused meanwhile; a Redis outage and a lost job losing nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from sqlalchemy import select
+
+from moderation_app.extensions import db
+from moderation_app.models import AuditEvent, Evidence, EvidenceUpload, UploadStatus
+from moderation_app.services.evidence.processing import LOST
+from tests.helpers.appeals import decide
+from tests.helpers.clients import page_text
+from tests.helpers.images import image_bytes, noisy_png
+from tests.helpers.jobs import UNREACHABLE_REDIS_URL, job_queue, run_worker
+from tests.helpers.marketplace import add_review
+from tests.helpers.requests import answer, ask_for_information, file_request, submit, submitted_id
+from tests.helpers.stored import all_rows, remove_stored, stored_bytes, stored_files
+
+SCREENSHOTS = [(image_bytes("PNG", seed=21), "chat-1.png"), (image_bytes("JPEG", seed=22), "chat-2.jpg")]
+
+
+@pytest.fixture
+def large_from_one_pixel(app):
+    """Every upload counts as large: held for a job whenever there is a queue."""
+    app.config["EVIDENCE_BACKGROUND_PIXELS"] = 1
+
+
+def uploads(app) -> list[EvidenceUpload]:
+    return all_rows(app, EvidenceUpload)
+
+
+def evidence(app) -> list[Evidence]:
+    return all_rows(app, Evidence)
+
+
+def events(app, action: str) -> list[dict]:
+    with app.app_context():
+        return [json.loads(details) for details in db.session.scalars(
+            select(AuditEvent.details).where(AuditEvent.action == action).order_by(AuditEvent.id))]
+
+
+def held_names(app) -> list[str]:
+    return [name for name in stored_files(app) if name.endswith(".upload")]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_large_upload_is_answered_at_once_shown_processing_then_stored_by_the_worker(
+        app, seller, seller_client, agent_client, large_from_one_pixel):
+    with job_queue(app) as queue:
+        request_id = submitted_id(submit(seller_client, add_review(app, seller), files=SCREENSHOTS))
+
+        held = uploads(app)
+        assert [(row.original_filename, row.status) for row in held] == [
+            ("chat-1.png", UploadStatus.PROCESSING), ("chat-2.jpg", UploadStatus.PROCESSING)]
+        assert evidence(app) == [] and queue.count == 1
+        # Held exactly as received, under names that are never served.
+        assert [stored_bytes(app, row.held_name) for row in held] == [data for data, _ in SCREENSHOTS]
+        [submitted] = events(app, "request.submitted")
+        assert [(item["received_sha256"], item["processing"]) for item in submitted["evidence"]] == [
+            (sha256(data), True) for data, _ in SCREENSHOTS]
+
+        for client in (seller_client, agent_client):
+            page = page_text(client.get(f"/{'seller/' if client is seller_client else ''}"
+                                        f"requests/{request_id}"))
+            assert page.count("Processing…") == 2 and "chat-2.jpg" in page
+            assert f'data-url="/evidence/processing/{request_id}"' in page
+            assert client.get(f"/evidence/processing/{request_id}").get_json() == {"processing": 2}
+
+        assert run_worker(app)
+
+    assert uploads(app) == [] and held_names(app) == []
+    stored = evidence(app)
+    assert [(row.original_filename, row.format) for row in stored] == [
+        ("chat-1.png", "png"), ("chat-2.jpg", "jpeg")]
+    # Re-encoded as a small upload is: the stored file is not the one received.
+    for row, (data, _) in zip(stored, SCREENSHOTS):
+        assert sha256(stored_bytes(app, row.stored_name)) == row.sha256 != sha256(data)
+    processed = events(app, "evidence.processed")
+    assert [(item["upload_id"], item["evidence_id"], item["received_sha256"], item["sha256"])
+            for item in processed] == [
+        (upload.id, row.id, sha256(data), row.sha256)
+        for upload, row, (data, _) in zip(held, stored, SCREENSHOTS)]
+    page = page_text(seller_client.get(f"/seller/requests/{request_id}"))
+    assert "Processing…" not in page and f"/evidence/{stored[0].id}/thumbnail" in page
+    assert seller_client.get(f"/evidence/processing/{request_id}").get_json() == {"processing": 0}
+    download = seller_client.get(f"/evidence/{stored[1].id}")
+    assert download.status_code == 200 and download.mimetype == "image/jpeg"
+    download.close()
+
+
+def test_small_uploads_are_decoded_at_once_even_with_a_queue(app, seller, seller_client):
+    app.config["EVIDENCE_BACKGROUND_PIXELS"] = 160 * 100 * 2 + 1  # more than the two files have
+    with job_queue(app) as queue:
+        submitted_id(submit(seller_client, add_review(app, seller), files=SCREENSHOTS))
+        assert queue.count == 0
+    assert uploads(app) == [] and len(evidence(app)) == 2
+
+
+def test_without_a_queue_every_upload_is_decoded_at_once(app, seller, seller_client,
+                                                         large_from_one_pixel):
+    assert not app.config.get("REDIS_URL")
+    submitted_id(submit(seller_client, add_review(app, seller), files=SCREENSHOTS))
+    assert uploads(app) == [] and len(evidence(app)) == 2
+
+
+def test_with_redis_down_the_files_are_decoded_in_the_request_and_nothing_waits(
+        app, seller, seller_client, large_from_one_pixel, caplog):
+    with job_queue(app, UNREACHABLE_REDIS_URL):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller), files=SCREENSHOTS))
+    assert uploads(app) == [] and held_names(app) == []
+    assert [row.request_id for row in evidence(app)] == [request_id, request_id]
+    assert "decoded in the request" in caplog.text
+
+
+def test_a_held_file_that_cannot_be_decoded_is_shown_as_failed_and_still_counts_against_the_quota(
+        app, seller, seller_client, large_from_one_pixel):
+    whole = noisy_png()
+    cut = whole[: len(whole) // 2]  # its header is fine: only decoding finds the damage
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller),
+                                         files=[(image_bytes("PNG", seed=23), "good.png"),
+                                                (cut, "cut.png")]))
+        assert run_worker(app)
+
+    [failed] = uploads(app)
+    assert failed.status is UploadStatus.FAILED and failed.held_name is None
+    assert failed.error == "“cut.png” is damaged or incomplete and could not be read."
+    assert held_names(app) == [] and [row.original_filename for row in evidence(app)] == ["good.png"]
+    [event] = events(app, "evidence.failed")
+    assert event == {"upload_id": failed.id, "received_sha256": sha256(cut),
+                     "reason": failed.error}
+    page = page_text(seller_client.get(f"/seller/requests/{request_id}"))
+    assert "Could not be processed" in page and failed.error in page
+    assert "data-processing-status" not in page
+
+    # Two files so far; a quota of three leaves room for one more, not two.
+    app.config["EVIDENCE_DAILY_QUOTA"] = 3
+    refused = submit(seller_client, add_review(app, seller),
+                     files=[(image_bytes("PNG", seed=24), "a.png"), (image_bytes("PNG", seed=25), "b.png")])
+    assert refused.status_code == 422
+    assert "you have 1 left" in page_text(refused)
+
+
+def test_approve_and_reject_wait_for_the_evidence_but_a_question_can_be_asked(
+        app, seller, seller_client, agent_client, large_from_one_pixel):
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller)))
+        for decision in ("approve", "reject"):
+            response = decide(agent_client, request_id, decision, "The chat shows it clearly.")
+            assert response.status_code == 409, response.status_code
+            assert ("1 screenshot is still being processed; approve or reject once the evidence "
+                    "is shown") in page_text(response)
+        assert events(app, "request.decided") == []
+
+        assert run_worker(app)
+        response = decide(agent_client, request_id, "approve", "The chat shows it clearly.")
+        assert response.status_code == 303
+    [decided] = events(app, "request.decided")
+    assert decided["decision"] == "approve"
+
+
+def test_a_question_is_allowed_while_processing(app, seller, seller_client, agent_client,
+                                                large_from_one_pixel):
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller)))
+        response = decide(agent_client, request_id, "request_info", "Which offer is it about?")
+    assert response.status_code == 303
+    assert [item["decision"] for item in events(app, "request.decided")] == ["request_info"]
+
+
+def test_an_answers_large_screenshots_are_held_with_the_answer_and_shown_in_its_entry(
+        app, seller, agent, seller_client, large_from_one_pixel):
+    app.config["EVIDENCE_BACKGROUND_PIXELS"] = 10**9  # the filing itself is small
+    request_id = file_request(seller_client, add_review(app, seller))
+    ask_for_information(app, request_id, agent)
+    app.config["EVIDENCE_BACKGROUND_PIXELS"] = 1
+    with job_queue(app):
+        response = answer(seller_client, request_id, "Here is the whole chat.",
+                          files=[(image_bytes("PNG", seed=26), "whole-chat.png")])
+        assert response.status_code == 303
+        [held] = uploads(app)
+        assert held.message_id is not None
+        [answered] = events(app, "request.evidence_added")
+        assert answered["evidence"][0]["upload_id"] == held.id
+        assert run_worker(app)
+    newest = evidence(app)[-1]
+    assert (newest.original_filename, newest.message_id) == ("whole-chat.png", held.message_id)
+
+
+def test_a_lost_job_is_done_by_evidence_process_and_a_second_run_changes_nothing(
+        app, seller, seller_client, runner, large_from_one_pixel):
+    with job_queue(app) as queue:
+        request_id = submitted_id(submit(seller_client, add_review(app, seller), files=SCREENSHOTS))
+        queue.empty()  # Redis lost the job
+
+        young = runner.invoke(args=["evidence", "process"])
+        assert young.exit_code == 0 and "0 stored" in young.output
+        assert len(uploads(app)) == 2
+
+        result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
+        assert result.exit_code == 0, result.output
+        assert "2 stored, 0 could not be decoded" in result.output
+        again = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
+        assert again.exit_code == 0 and "0 stored" in again.output
+    assert uploads(app) == [] and held_names(app) == []
+    assert [row.request_id for row in evidence(app)] == [request_id, request_id]
+    assert len(events(app, "evidence.processed")) == 2
+
+
+def test_the_worker_after_the_sweep_finds_nothing_to_do(app, seller, seller_client, runner,
+                                                        large_from_one_pixel):
+    with job_queue(app):
+        submitted_id(submit(seller_client, add_review(app, seller)))
+        assert runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"]).exit_code == 0
+        assert run_worker(app)  # its job runs and finds the upload gone
+    assert len(evidence(app)) == 1 and len(events(app, "evidence.processed")) == 1
+
+
+def test_the_processing_count_is_only_for_those_who_may_see_the_request(
+        app, seller, seller_client, other_seller_client, client, large_from_one_pixel):
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller)))
+    assert other_seller_client.get(f"/evidence/processing/{request_id}").status_code == 404
+    assert seller_client.get("/evidence/processing/999999").status_code == 404
+    anonymous = client.get(f"/evidence/processing/{request_id}")
+    assert anonymous.status_code == 302 and anonymous.location.startswith("/login")
+
+
+def test_gc_leaves_held_uploads_alone(app, seller, seller_client, runner, large_from_one_pixel):
+    with job_queue(app):
+        submitted_id(submit(seller_client, add_review(app, seller)))
+        result = runner.invoke(args=["evidence", "gc", "--min-age-minutes", "0"])
+    assert result.exit_code == 0, result.output
+    assert "removed 0 orphan files" in result.output
+    [held] = uploads(app)
+    assert held_names(app) == [held.held_name]
+
+
+def test_a_held_file_lost_from_the_store_is_marked_failed_not_left_processing(
+        app, seller, seller_client, agent_client, large_from_one_pixel):
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller)))
+        [held] = uploads(app)
+        remove_stored(app, held.held_name)
+        assert run_worker(app)
+    [lost] = uploads(app)
+    assert (lost.status, lost.error) == (UploadStatus.FAILED, LOST) and evidence(app) == []
+    agent_client.post_form(f"/requests/{request_id}/claim")
+    page = page_text(agent_client.get(f"/requests/{request_id}"))
+    assert LOST in page and "Ask the seller for it again" in page
+    assert "still being processed" not in page
+
+
+def test_the_holder_is_told_why_approve_and_reject_wait(app, seller, seller_client, agent_client,
+                                                         large_from_one_pixel):
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller), files=SCREENSHOTS))
+        agent_client.post_form(f"/requests/{request_id}/claim")
+        page = page_text(agent_client.get(f"/requests/{request_id}"))
+    assert "Evidence (0 · 2 processing)" in page
+    assert "2 screenshots are still being processed: approve and reject wait" in page
