@@ -1,13 +1,14 @@
-"""One uploaded image, judged by its content and written anew.
+"""One uploaded image, judged by its content and written anew: the Pillow half of the checks.
 
-Pure Python + Pillow + imagehash on bytes in memory; ``storage`` reads the uploads, applies the
-count, byte and per-request pixel limits and stores what ``decode_image`` returns. The checks come in
-two phases, so that a request of many files can be refused before any of them costs a decode:
+Pillow + imagehash on bytes in memory; ``storage`` reads the uploads, applies the count, byte and
+per-request pixel limits and stores what ``decode_image`` returns. The checks come in two phases, so
+that a request of many files can be refused before any of them costs a decode:
 
-1. no pixel decoding: ``check_structure`` walks the file's structure (floods of chunks, markers or
-   blocks; progressive JPEG scans) and counts GIF frames; ``check_header`` checks the declared WebP
-   canvas, then has Pillow read the header only: the type by content (PNG, JPEG, WebP, GIF), pixels
-   and sides, animation frames. It returns a ``CheckedImage``.
+1. no pixel decoding: ``structure.check_structure`` walks the file's structure without Pillow
+   (floods of chunks, markers or blocks; progressive JPEG scans) and counts GIF frames;
+   ``check_header`` checks the declared WebP canvas (``structure.declared_webp_size``), then has
+   Pillow read the header only: the type by content (PNG, JPEG, WebP, GIF), pixels and sides,
+   animation frames. It returns a ``CheckedImage``.
 2. ``decode_image`` decodes frame 0 of a ``CheckedImage`` in full and re-encodes it.
 
 ``prepare_image`` runs both phases for one file.
@@ -26,16 +27,16 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import warnings
 from dataclasses import dataclass, field
 
 import imagehash
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from moderation_app.services.errors import DomainError
+# Shared with structure.py; the rest of the app imports these names from here.
+from moderation_app.services.evidence.limits import DEFAULT_LIMITS, MB, EvidenceLimits, EvidenceRejected
+from moderation_app.services.evidence.structure import check_structure, declared_webp_size
 
-MB = 1024 * 1024
 ACCEPTED_FORMATS = ["PNG", "JPEG", "WEBP", "GIF"]
 JPEG_QUALITY = 90
 THUMBNAIL_BOX = (320, 320)
@@ -64,38 +65,6 @@ def configure_pillow() -> None:
     PngImagePlugin.MAX_TEXT_CHUNK = PNG_MAX_TEXT_CHUNK
     PngImagePlugin.MAX_TEXT_MEMORY = PNG_MAX_TEXT_MEMORY
     warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
-
-
-class EvidenceRejected(DomainError):
-    """An upload was refused; ``str(error)`` is the message for the seller."""
-
-    def __init__(self, message: str, filename: str | None = None) -> None:
-        super().__init__(message)
-        self.filename = filename
-
-
-@dataclass(frozen=True)
-class EvidenceLimits:
-    max_file_bytes: int = 10 * MB
-    max_files: int = 10
-    max_total_bytes: int = 40 * MB
-    max_pixels: int = 40_000_000
-    # All files of one request together. Decoding and re-encoding cost 0.04-0.06 s per megapixel
-    # (nine 40 MP PNGs of 5 KB each took 13.7 s and 430 MB), so this bounds an accepted request to
-    # about 5-7 s; ten 4K screenshots (8.3 MP each) still fit.
-    max_total_pixels: int = 120_000_000
-    max_frames: int = 1000
-    # Smaller than this on either side is not a screenshot.
-    min_side: int = 16
-    # libjpeg makes a pass over the whole image per scan: 32 bogus scans of a 40 MP picture take
-    # about 4 s, 190,000 of them fit in 10 MB. Encoders write up to about a dozen.
-    max_jpeg_scans: int = 32
-    # Pillow walks chunks, markers and GIF blocks in Python, at some microseconds each: 10 MB of
-    # empty ones took 13 s. A 10 MB GIF has about 41,000 sub-blocks; other files far fewer.
-    max_parts: int = 100_000
-
-
-DEFAULT_LIMITS = EvidenceLimits()
 
 
 @dataclass(frozen=True)
@@ -157,28 +126,6 @@ def pixel_limit(limits: EvidenceLimits) -> int:
                Image.MAX_IMAGE_PIXELS or limits.max_pixels)
 
 
-def check_structure(name: str, data: bytes, limits: EvidenceLimits) -> int:
-    """Refuses empty files and files whose structure alone would cost minutes to read; returns the
-    GIF frame count (0 for other formats), which comes from the same walk."""
-    if not data:
-        raise EvidenceRejected(f"“{name}” is empty.", name)
-    too_costly = EvidenceRejected(
-        f"“{name}” is built in an unusual way that would take too long to read; "
-        "save it again as PNG or JPEG and attach that copy.",
-        name,
-    )
-    parts = frames = 0
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        parts = _png_chunk_count(data, stop=limits.max_parts + 1)
-    elif data.startswith(b"\xff\xd8"):
-        parts, scans = _jpeg_segment_count(data, limits.max_parts + 1, limits.max_jpeg_scans + 1)
-        if scans > limits.max_jpeg_scans:
-            raise too_costly
-    elif data[:6] in (b"GIF87a", b"GIF89a"):
-        parts, frames = _gif_block_count(data, limits.max_parts + 1, limits.max_frames + 1)
-    if parts > limits.max_parts:
-        raise too_costly
-    return frames
 
 
 def check_header(name: str, data: bytes, gif_frames: int, limits: EvidenceLimits) -> CheckedImage:
@@ -188,7 +135,7 @@ def check_header(name: str, data: bytes, gif_frames: int, limits: EvidenceLimits
         raise RuntimeError("Pillow is not configured for evidence; call configure_pillow() "
                            "(create_app does)")
     max_pixels = pixel_limit(limits)
-    declared = _declared_webp_size(data)
+    declared = declared_webp_size(data)
     if declared and declared[0] * declared[1] > max_pixels:
         raise _too_many_pixels(name, max_pixels)
     source = _open(name, data, max_pixels)
@@ -304,90 +251,6 @@ def _decode_first_frame(checked: CheckedImage, limits: EvidenceLimits) -> Image.
     return image
 
 
-def _png_chunk_count(data: bytes, stop: int) -> int:
-    """Chunks up to IEND, stepping over each by its length field; stops at ``stop``."""
-    chunks, pos = 0, 8
-    while chunks < stop and pos + 8 <= len(data):
-        chunks += 1
-        if data[pos + 4 : pos + 8] == b"IEND":
-            break
-        pos += 12 + int.from_bytes(data[pos : pos + 4], "big")  # length, type, data, CRC
-    return chunks
-
-
-# 0xFF then a code; 0x00 after 0xFF is a stuffed data byte and 0xFF a fill byte. Inside a scan's
-# entropy-coded data, restart markers (0xD0-0xD7) belong to the scan.
-_JPEG_MARKER = re.compile(rb"\xff([^\x00\xff])")
-_JPEG_SCAN_END = re.compile(rb"\xff([^\x00\xff\xd0-\xd7])")
-
-
-def _jpeg_segment_count(data: bytes, stop: int, stop_scans: int) -> tuple[int, int]:
-    """(segments, scans) of the first image, walked as libjpeg reads it: segments skipped by their
-    length, garbage between them skipped, scans up to the next marker; stops at either limit."""
-    segments = scans = 0
-    pos = 2  # after SOI
-    while segments < stop and scans < stop_scans:
-        marker = _JPEG_MARKER.search(data, pos)
-        if marker is None:
-            break
-        # Fill and junk bytes before a marker are legal, and Pillow steps over them one by one:
-        # each costs as much as a segment.
-        segments += 1 + (marker.start() - pos)
-        code, pos = marker[1][0], marker.end()
-        if code == 0xD9:  # EOI: the image ends; an MPO's further images are never decoded
-            break
-        if 0xD0 <= code <= 0xD8 or code == 0x01:  # markers without a length
-            continue
-        pos += int.from_bytes(data[pos : pos + 2], "big")
-        if code == 0xDA:  # start of scan: its header, then entropy-coded data up to a marker
-            scans += 1
-            scan_end = _JPEG_SCAN_END.search(data, pos)
-            if scan_end is None:
-                break
-            pos = scan_end.start()
-    return segments, scans
-
-
-def _gif_block_count(data: bytes, stop: int, stop_frames: int) -> tuple[int, int]:
-    """(blocks and sub-blocks, frames) by walking the GIF block structure without decoding; stops
-    at either limit. Sub-blocks count as parts: Pillow reads an extension's one by one."""
-    parts = frames = 0
-    try:
-        flags = data[10]
-        pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)  # header + global colour table
-        while parts < stop and frames < stop_frames:
-            if data[pos] == 0x2C:  # image descriptor, optional local colour table, LZW code size
-                frames += 1
-                flags = data[pos + 9]
-                pos += 11 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-            elif data[pos] == 0x21:  # extension introducer and label
-                pos += 2
-            else:  # trailer, or garbage that decoding frame 0 will judge
-                break
-            parts += 1
-            while (size := data[pos]) != 0 and parts < stop:  # sub-blocks, up to a zero size
-                parts += 1
-                pos += size + 1
-            pos += 1
-    except IndexError:  # truncated; decoding frame 0 judges that too
-        pass
-    return parts, frames
-
-
-def _declared_webp_size(data: bytes) -> tuple[int, int] | None:
-    """The canvas size of a WebP. libwebp allocates the whole canvas as soon as Pillow opens the
-    file, i.e. before our pixel check could run on ``Image.size``."""
-    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        return None
-    chunk, le = data[12:16], int.from_bytes
-    if chunk == b"VP8X":
-        return le(data[24:27], "little") + 1, le(data[27:30], "little") + 1
-    if chunk == b"VP8L" and data[20] == 0x2F:
-        bits = le(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
-        return le(data[26:28], "little") & 0x3FFF, le(data[28:30], "little") & 0x3FFF
-    return None
 
 
 def _reduced(image: Image.Image) -> tuple[int, Image.Image]:

@@ -6,7 +6,7 @@ request is good:
 1. ``prepare_images(files, limits)`` judges the whole request cheapest first, and decodes nothing
    until every file has passed every check that needs no decoding:
    a. the count of files; each file read (at most its limit + 1 byte), the total bytes;
-   b. each file's structure walked (``images.check_structure``);
+   b. each file's structure walked, without Pillow (``structure.check_structure``);
    c. each file's header read by Pillow (``images.check_header``: type by content, sides, pixels,
       frames), and the pixels of the files so far against the request's budget;
    d. only then each file decoded and re-encoded in memory without metadata or appended bytes
@@ -41,9 +41,9 @@ from moderation_app.services.evidence.images import (
     EvidenceRejected,
     PreparedImage,
     check_header,
-    check_structure,
     decode_image,
 )
+from moderation_app.services.evidence.structure import check_structure
 
 logger = logging.getLogger(__name__)
 

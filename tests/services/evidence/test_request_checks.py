@@ -9,7 +9,7 @@ import zlib
 import pytest
 from PIL import Image, ImageFile
 
-from moderation_app.services.evidence import images as evidence_images
+from moderation_app.services.evidence import structure as evidence_structure
 from moderation_app.services.evidence.storage import (
     EvidenceLimits,
     EvidenceRejected,
@@ -132,13 +132,13 @@ def animated_gif(frames: int) -> bytes:
 
 def test_each_file_is_walked_once_and_opened_once_except_webp(monkeypatch, opened, decoded):
     walked: list[int] = []
-    real_walk = evidence_images._png_chunk_count
+    real_walk = evidence_structure._png_chunk_count
 
     def walk(data, stop):
         walked.append(len(data))
         return real_walk(data, stop)
 
-    monkeypatch.setattr(evidence_images, "_png_chunk_count", walk)
+    monkeypatch.setattr(evidence_structure, "_png_chunk_count", walk)
     formats = ["PNG", "JPEG", "GIF", "WEBP"]
 
     prepared = prepare_images(uploads(*[(image_bytes(fmt), f"shot.{fmt.lower()}")
