@@ -39,6 +39,16 @@ ADDRESS_SCOPE = "login-address"
 LIMITER_EXTENSION = "rate_limiter"
 
 
+class LockedMemoryStorage(storage.MemoryStorage):
+    """limits' memory storage, whose ``clear`` takes the key's lock as its expiry thread does.
+    limits 5.8 pops the key unlocked, so a correct password (which clears the account's count)
+    racing the thread that expires old hits made that thread die with a KeyError."""
+
+    def clear(self, key: str) -> None:
+        with self.locks[key]:
+            super().clear(key)
+
+
 # A sign-in waits at most this long for Redis before the limiter falls back to memory.
 REDIS_TIMEOUT_SECONDS = 1.0
 
@@ -53,7 +63,7 @@ class SharedLimiter:
                     "socket_timeout": REDIS_TIMEOUT_SECONDS, "key_prefix": key_prefix}
                    if uri.startswith("redis") else {})
         self._shared = MovingWindowRateLimiter(storage.storage_from_string(uri, **options))
-        self._memory = MovingWindowRateLimiter(storage.MemoryStorage())
+        self._memory = MovingWindowRateLimiter(LockedMemoryStorage())
 
     def _call(self, method: str, *arguments):
         try:
@@ -83,7 +93,7 @@ def rate_limiter(app: Flask) -> MovingWindowRateLimiter | SharedLimiter:
     limiter = app.extensions.get(LIMITER_EXTENSION)
     if limiter is None:
         uri = app.config["RATELIMIT_STORAGE_URI"]
-        limiter = (MovingWindowRateLimiter(storage.MemoryStorage()) if uri == "memory://"
+        limiter = (MovingWindowRateLimiter(LockedMemoryStorage()) if uri == "memory://"
                    else SharedLimiter(uri, app.config["RATELIMIT_KEY_PREFIX"]))
         app.extensions[LIMITER_EXTENSION] = limiter
     return limiter

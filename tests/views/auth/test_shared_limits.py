@@ -10,16 +10,20 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from limits import parse
+from limits.strategies import MovingWindowRateLimiter
 
 from moderation_app import create_app
 from moderation_app.config import PROJECT_ROOT
 from moderation_app.extensions import db
+from moderation_app.throttle import LockedMemoryStorage
 from tests.helpers.accounts import PASSWORD
 from tests.helpers.clients import FormClient
 
@@ -125,3 +129,22 @@ def test_gunicorn_refuses_several_workers_with_the_limits_in_memory():
 def test_gunicorn_starts_several_workers_sharing_redis_and_one_worker_on_memory():
     assert gunicorn(2, REDIS_URL=REDIS)[0] is None
     assert gunicorn(1)[0] is None
+
+
+def test_clearing_a_count_waits_for_the_expiry_thread_holding_its_key():
+    """limits' own clear() pops the key while its expiry thread may be reading it (a KeyError
+    that killed the thread): ours takes the key's lock first."""
+    memory = LockedMemoryStorage()
+    limiter = MovingWindowRateLimiter(memory)
+    item = parse("10 per 15 minutes")
+    limiter.hit(item, "login-account", "user:1")
+    [key] = memory.events
+    lock = memory.locks[key]
+    lock.acquire()  # as the expiry thread does while it trims the key's hits
+    clearing = threading.Thread(target=limiter.clear, args=(item, "login-account", "user:1"))
+    clearing.start()
+    clearing.join(0.2)
+    assert clearing.is_alive() and key in memory.events  # waiting, nothing popped under the lock
+    lock.release()
+    clearing.join(5)
+    assert not clearing.is_alive() and key not in memory.events
