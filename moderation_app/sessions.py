@@ -64,6 +64,10 @@ def _expiry_reason(now: int) -> str | None:
     return None
 
 
+# Asked by a page's script on a timer, not by a person: they must not keep an idle session alive.
+POLLED_ENDPOINTS = frozenset({"evidence.processing"})
+
+
 def enforce_session_lifetime() -> None:
     """before_request hook, ahead of the access check: an expired session is signed out, so the
     access check then treats the visitor as anonymous (sign-in page, or 401 for a POST)."""
@@ -72,7 +76,8 @@ def enforce_session_lifetime() -> None:
     now = int(time.time())
     reason = _expiry_reason(now)
     if reason is None:
-        if now - session[LAST_SEEN_AT] >= LAST_SEEN_RESOLUTION:
+        if (now - session[LAST_SEEN_AT] >= LAST_SEEN_RESOLUTION
+                and request.endpoint not in POLLED_ENDPOINTS):
             session[LAST_SEEN_AT] = now
         return
     user = current_user._get_current_object()

@@ -6,8 +6,10 @@ Create Date: 2026-12-02 20:00:00
 
 `evidence_uploads`: a file that passed every check short of decoding, held as received (its name
 in the evidence store) until a job turns it into an `evidence` row, which deletes this one; or kept
-as failed with the seller's message (services/evidence/processing.py). A new table: nothing to
-backfill, and `evidence` itself is untouched (on SQLite changing it would rebuild the table).
+as failed with the seller's message (services/evidence/processing.py). `attempts` counts the
+decodes begun, so one that always kills its worker ends as failed instead of waiting forever.
+A new table: nothing to backfill, and `evidence` itself is untouched (on SQLite changing it would
+rebuild the table).
 """
 import sqlalchemy as sa
 from alembic import op
@@ -36,6 +38,7 @@ def upgrade():
         sa.Column("status", sa.Enum("processing", "failed", name="evidence_upload_status",
                                     native_enum=False, create_constraint=True, length=16),
                   nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),

@@ -112,20 +112,24 @@ def evidence_migrate(location: str, verbose: bool) -> None:
 def evidence_process(older_than_seconds: int) -> None:
     """Decode large uploads still waiting for processing: those whose job was lost (Redis
     restarted, a worker stopped, S3 down at the time). Safe beside running workers. Exits 1 if
-    the evidence store could not be reached; what is left is tried again on the next run."""
+    any could not be processed now (the store unreachable, a database error); those are tried
+    again on the next run."""
     ids = pending_uploads(timedelta(seconds=older_than_seconds))
     db.session.rollback()
-    counts = {"stored": 0, "failed": 0, "gone": 0}
+    counts = {"stored": 0, "failed": 0, "gone": 0, "left": 0}
     store, limits = evidence_store(), evidence_limits()
     for upload_id in ids:
         try:
             done = process_upload(upload_id, store, limits, commit=db.session.commit)
-        except StorageUnavailable as error:
+        except Exception as error:  # noqa: BLE001  (one upload's trouble must not stop the rest)
             db.session.rollback()
-            click.echo(f"the evidence store could not be reached: {error}; "
-                       f"{len(ids) - sum(counts.values())} uploads left processing", err=True)
-            sys.exit(1)
+            counts["left"] += 1
+            click.echo(f"upload {upload_id}: left processing ({type(error).__name__}: {error})",
+                       err=True)
+            continue
         counts[done.outcome] += 1
         click.echo(f"upload {upload_id}: {done.outcome}")
     click.echo(f"{counts['stored']} stored, {counts['failed']} could not be decoded, "
-               f"{counts['gone']} already done elsewhere")
+               f"{counts['gone']} already done elsewhere, {counts['left']} left processing")
+    if counts["left"]:
+        sys.exit(1)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from moderation_app.extensions import db
 from moderation_app.services.audit.exports import write_export
-from moderation_app.services.evidence.backends import StorageUnavailable
+from moderation_app.security_log import log_security_event
 from moderation_app.services.evidence.processing import process_upload, request_pending
 from moderation_app.services.notifications.delivery import deliver_round
 from moderation_app.services.webhooks.delivery import deliver_due
@@ -66,16 +66,26 @@ def deliver_emails() -> None:
 
 def process_evidence(request_id: int) -> None:
     """Decodes the request's held uploads into evidence (services/evidence/processing.py), one
-    transaction each. S3 down leaves the rest processing, for `flask evidence process` to retry."""
+    transaction each. One that fails is left for `flask evidence process` and the rest go on;
+    the job then fails, so RQ keeps the traceback."""
     store, limits = evidence_store(), evidence_limits()
+    errors = 0
     # Every transaction takes the write lock when it begins (SQLite), also when this runs inline
     # in a request; none is held while a file is decoded.
     with writing():
         for upload_id in request_pending(request_id):
             try:
                 done = process_upload(upload_id, store, limits, commit=db.session.commit)
-            except StorageUnavailable as error:
+            except Exception:  # noqa: BLE001  (S3 down, a database error: retried by the sweep)
                 db.session.rollback()
-                log.error("evidence of request %s left processing: %s", request_id, error)
-                raise
+                log.exception("evidence upload %s of request %s left processing",
+                              upload_id, request_id)
+                errors += 1
+                continue
             log.info("evidence upload %s: %s", upload_id, done.outcome)
+            if done.outcome == "failed":
+                # As for a small file refused on the form: the operators see every refusal.
+                log_security_event("upload_refused", seller_id=done.uploaded_by_id,
+                                   reason=done.reason, processed_later=True)
+    if errors:
+        raise RuntimeError(f"{errors} evidence upload(s) of request {request_id} left processing")

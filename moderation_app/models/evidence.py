@@ -113,6 +113,8 @@ class EvidenceUpload(db.Model):
         Enum(UploadStatus, name="evidence_upload_status", native_enum=False, create_constraint=True,
              length=16, values_callable=enum_values),
         default=UploadStatus.PROCESSING)
+    # Decodes begun: one that kills its worker every time must not keep the request waiting.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

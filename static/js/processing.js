@@ -1,7 +1,8 @@
 // Screenshots still being processed (services/evidence/processing.py): ask the desk every few
-// seconds how many are left and reload the page once none is, unless the user has started typing
-// in a form on it: then say they are ready, so nothing typed is lost. Gives up after 10 minutes;
-// the page says how to reload without the script.
+// seconds how many are left, and once none is, open the request page again (data-page: a GET,
+// also when this page answered a form's POST, so nothing is sent twice). Not while a form on the
+// page holds text, typed or kept from a refused submit: then it only says they are ready, so
+// nothing is lost. Gives up after 10 minutes; the page says how to reload without the script.
 (function () {
   "use strict";
 
@@ -10,21 +11,35 @@
     return;
   }
   var url = status.getAttribute("data-url");
+  var page = status.getAttribute("data-page");
   var typed = false;
   var tries = 0;
   document.addEventListener("input", function () { typed = true; });
 
+  function holdsText() {
+    if (typed) {
+      return true;
+    }
+    var fields = document.querySelectorAll("form textarea, form input[type=text], form input[type=file]");
+    for (var i = 0; i < fields.length; i += 1) {
+      if (fields[i].type === "file" ? fields[i].files.length : fields[i].value.trim()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   function ready() {
-    if (!typed) {
-      window.location.reload();
+    if (!holdsText()) {
+      window.location.assign(page);
       return;
     }
     status.textContent = "The screenshots are ready. ";
     var link = document.createElement("a");
-    link.href = "";
-    link.textContent = "Reload the page to see them";
+    link.href = page;
+    link.textContent = "Open the page again to see them";
     status.appendChild(link);
-    status.appendChild(document.createTextNode(" (save what you typed first)."));
+    status.appendChild(document.createTextNode(" (save what you wrote first)."));
   }
 
   function check() {

@@ -16,7 +16,9 @@ damaged is kept as FAILED with the seller's message (``evidence.failed``); nothi
 It is safe to run twice at once: the row is read again under a lock (PostgreSQL) or inside the
 write lock (SQLite), and the second finds it gone. A job lost with Redis, or a worker stopped
 mid-way, leaves the row PROCESSING: ``flask evidence process`` picks up what is older than a
-minute (``pending_uploads``). Nothing here commits: the caller passes ``commit``.
+minute (``pending_uploads``). Each decode begun is counted first (``attempts``), so a file that
+stops its worker every time is given up after MAX_ATTEMPTS instead of waiting forever. Nothing
+here commits: the caller passes ``commit``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
@@ -36,6 +38,7 @@ from moderation_app.models.users import User
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.evidence.backends import NotStored
 from moderation_app.services.evidence.images import EvidenceLimits, prepare_image
+from moderation_app.services.evidence.reuse import reuse_marks
 from moderation_app.services.evidence.storage import (
     EvidenceRejected,
     EvidenceStore,
@@ -48,6 +51,9 @@ log = logging.getLogger(__name__)
 # A job normally takes an upload within seconds; older than this, the sweep assumes it was lost.
 SWEEP_AFTER = timedelta(minutes=1)
 LOST = "The file was lost before it could be processed."
+# Decodes begun before an upload is given up: each one stopped its worker (killed, timed out).
+MAX_ATTEMPTS = 3
+GAVE_UP = "The file could not be processed; the desk tried several times."
 
 
 def hold_upload(deletion_request: DeletionRequest, seller: User, upload: HeldUpload,
@@ -96,6 +102,8 @@ class Processed:
     upload_id: int
     outcome: str  # "stored", "failed" or "gone" (done by someone else, or no such upload)
     evidence_id: int | None = None
+    reason: str | None = None  # why it failed: the seller's message
+    uploaded_by_id: int | None = None
 
 
 def process_upload(upload_id: int, store: EvidenceStore, limits: EvidenceLimits,
@@ -105,20 +113,26 @@ def process_upload(upload_id: int, store: EvidenceStore, limits: EvidenceLimits,
     upload = db.session.get(EvidenceUpload, upload_id)
     if upload is None or not upload.processing:
         return Processed(upload_id, "gone")
-    held_name, name, request_id = upload.held_name, upload.original_filename, upload.request_id
+    held_name, name = upload.held_name, upload.original_filename
+    if upload.attempts >= MAX_ATTEMPTS:
+        return _fail(upload_id, GAVE_UP, commit, held_name=held_name, store=store)
     # Decoded outside any transaction: on SQLite the write lock is not held for seconds of it.
     db.session.rollback()
     try:
         data = store.read(held_name)
     except NotStored:
         return _fail(upload_id, LOST, commit)
+    # Counted before the decode, in its own commit: a decode that kills its worker still counts.
+    if _locked(upload_id) is None:
+        db.session.rollback()
+        return Processed(upload_id, "gone")
+    db.session.execute(update(EvidenceUpload).where(EvidenceUpload.id == upload_id)
+                       .values(attempts=EvidenceUpload.attempts + 1))
+    commit()
     try:
         prepared = prepare_image(name, data, limits)
     except EvidenceRejected as error:
         return _fail(upload_id, str(error), commit, held_name=held_name, store=store)
-
-    # Imported here: filing imports this module (reuse marks live with the filing rules).
-    from moderation_app.services.requests.filing import reuse_marks
 
     with store.transaction() as staged:
         upload = _locked(upload_id)
@@ -126,18 +140,16 @@ def process_upload(upload_id: int, store: EvidenceStore, limits: EvidenceLimits,
             db.session.rollback()
             return Processed(upload_id, "gone")
         stored = staged.save(prepared)
-        marks = reuse_marks(request_id, stored.sha256, stored.perceptual_hash)
-        evidence = Evidence(request_id=request_id, message_id=upload.message_id,
+        marks = reuse_marks(upload.request_id, stored.sha256, stored.perceptual_hash)
+        evidence = Evidence(request_id=upload.request_id, message_id=upload.message_id,
                             uploaded_by_id=upload.uploaded_by_id, **asdict(stored), **marks)
-        received_sha256 = upload.received_sha256
         db.session.add(evidence)
-        db.session.delete(upload)
         db.session.flush()
-        record_event("evidence.processed", request_id=request_id, details={
-                         "upload_id": upload_id, "evidence_id": evidence.id,
-                         "received_sha256": received_sha256, "sha256": stored.sha256,
-                         "perceptual_hash": stored.perceptual_hash, "format": stored.format,
-                         "bytes": stored.byte_size, **marks})
+        _record(upload, "evidence.processed", {
+            "evidence_id": evidence.id, "sha256": stored.sha256,
+            "perceptual_hash": stored.perceptual_hash, "format": stored.format,
+            "bytes": stored.byte_size, **marks})
+        db.session.delete(upload)
         evidence_id = evidence.id
         commit()  # last statement in the block: a failed commit removes the stored files
     _remove_held(store, held_name)
@@ -151,6 +163,12 @@ def _locked(upload_id: int) -> EvidenceUpload | None:
     return upload if upload is not None and upload.processing else None
 
 
+def _record(upload: EvidenceUpload, action: str, details: dict[str, object]) -> None:
+    record_event(action, request_id=upload.request_id, review_id=upload.request.review_id,
+                 details={"upload_id": upload.id, "received_sha256": upload.received_sha256,
+                          **details})
+
+
 def _fail(upload_id: int, message: str, commit: Callable[[], None], *,
           held_name: str | None = None, store: EvidenceStore | None = None) -> Processed:
     upload = _locked(upload_id)
@@ -161,13 +179,12 @@ def _fail(upload_id: int, message: str, commit: Callable[[], None], *,
     upload.error = message
     upload.held_name = None
     upload.finished_at = utcnow()
-    record_event("evidence.failed", request_id=upload.request_id, details={
-                     "upload_id": upload_id, "received_sha256": upload.received_sha256,
-                     "reason": message})
+    _record(upload, "evidence.failed", {"reason": message})
+    uploaded_by_id = upload.uploaded_by_id
     commit()
     if held_name is not None and store is not None:
         _remove_held(store, held_name)
-    return Processed(upload_id, "failed")
+    return Processed(upload_id, "failed", reason=message, uploaded_by_id=uploaded_by_id)
 
 
 def _remove_held(store: EvidenceStore, name: str) -> None:

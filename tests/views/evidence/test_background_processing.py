@@ -7,20 +7,40 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
+import time
 
 import pytest
 from sqlalchemy import select
 
 from moderation_app.extensions import db
-from moderation_app.models import AuditEvent, Evidence, EvidenceUpload, UploadStatus
-from moderation_app.services.evidence.processing import LOST
+from moderation_app.models import (
+    AuditEvent,
+    DeletionRequest,
+    Evidence,
+    EvidenceUpload,
+    UploadStatus,
+)
+from moderation_app.security_log import logger as security_logger
+from moderation_app.services.evidence import processing
+from moderation_app.services.evidence.processing import GAVE_UP, LOST
+from moderation_app.sessions import LAST_SEEN_AT
 from tests.helpers.appeals import decide
 from tests.helpers.clients import page_text
 from tests.helpers.images import image_bytes, noisy_png
 from tests.helpers.jobs import UNREACHABLE_REDIS_URL, job_queue, run_worker
 from tests.helpers.marketplace import add_review
 from tests.helpers.requests import answer, ask_for_information, file_request, submit, submitted_id
-from tests.helpers.stored import all_rows, remove_stored, stored_bytes, stored_files
+from tests.helpers.stored import (
+    all_rows,
+    load,
+    nothing_stored,
+    remove_stored,
+    stored_bytes,
+    stored_files,
+)
+from tests.views.evidence.test_evidence import _fail_recording_the_audit_event, _fail_the_commit
 
 SCREENSHOTS = [(image_bytes("PNG", seed=21), "chat-1.png"), (image_bytes("JPEG", seed=22), "chat-2.jpg")]
 
@@ -49,6 +69,14 @@ def held_names(app) -> list[str]:
     return [name for name in stored_files(app) if name.endswith(".upload")]
 
 
+NOTHING_DONE = "0 stored, 0 could not be decoded, 0 already done elsewhere, 0 left processing"
+
+
+def summary(result) -> str:
+    """The last line `evidence process` prints."""
+    return result.output.strip().splitlines()[-1]
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -73,6 +101,8 @@ def test_a_large_upload_is_answered_at_once_shown_processing_then_stored_by_the_
                                         f"requests/{request_id}"))
             assert page.count("Processing…") == 2 and "chat-2.jpg" in page
             assert f'data-url="/evidence/processing/{request_id}"' in page
+            # Where the script goes once they are ready: the page itself, by GET.
+            assert re.search(r'data-page="(/seller)?/requests/%d"' % request_id, page)
             assert client.get(f"/evidence/processing/{request_id}").get_json() == {"processing": 2}
 
         assert run_worker(app)
@@ -191,9 +221,13 @@ def test_an_answers_large_screenshots_are_held_with_the_answer_and_shown_in_its_
         assert held.message_id is not None
         [answered] = events(app, "request.evidence_added")
         assert answered["evidence"][0]["upload_id"] == held.id
+        page = page_text(seller_client.get(f"/seller/requests/{request_id}"))
+        assert "whole-chat.png" in page and "Your evidence (1 · 1 processing)" in page
         assert run_worker(app)
     newest = evidence(app)[-1]
     assert (newest.original_filename, newest.message_id) == ("whole-chat.png", held.message_id)
+    page = page_text(seller_client.get(f"/seller/requests/{request_id}"))
+    assert "Processing…" not in page and f"/evidence/{newest.id}/thumbnail" in page
 
 
 def test_a_lost_job_is_done_by_evidence_process_and_a_second_run_changes_nothing(
@@ -203,14 +237,15 @@ def test_a_lost_job_is_done_by_evidence_process_and_a_second_run_changes_nothing
         queue.empty()  # Redis lost the job
 
         young = runner.invoke(args=["evidence", "process"])
-        assert young.exit_code == 0 and "0 stored" in young.output
+        assert young.exit_code == 0 and summary(young) == NOTHING_DONE
         assert len(uploads(app)) == 2
 
         result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
         assert result.exit_code == 0, result.output
-        assert "2 stored, 0 could not be decoded" in result.output
+        assert summary(result) == ("2 stored, 0 could not be decoded, 0 already done elsewhere, "
+                                   "0 left processing")
         again = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
-        assert again.exit_code == 0 and "0 stored" in again.output
+        assert again.exit_code == 0 and summary(again) == NOTHING_DONE
     assert uploads(app) == [] and held_names(app) == []
     assert [row.request_id for row in evidence(app)] == [request_id, request_id]
     assert len(events(app, "evidence.processed")) == 2
@@ -268,3 +303,114 @@ def test_the_holder_is_told_why_approve_and_reject_wait(app, seller, seller_clie
         page = page_text(agent_client.get(f"/requests/{request_id}"))
     assert "Evidence (0 · 2 processing)" in page
     assert "2 screenshots are still being processed: approve and reject wait" in page
+
+
+@pytest.mark.parametrize("fail", [_fail_recording_the_audit_event, _fail_the_commit],
+                         ids=["audit event", "commit"])
+def test_a_filing_that_fails_after_holding_its_files_leaves_no_row_and_no_file(
+        app, seller, seller_client, monkeypatch, fail, large_from_one_pixel):
+    review_id = add_review(app, seller)
+    token = seller_client.csrf_token()
+    with job_queue(app) as queue:
+        fail(app, monkeypatch)
+        response = submit(seller_client, review_id, csrf_token=token, files=SCREENSHOTS)
+        monkeypatch.undo()
+        assert response.status_code == (503 if fail is _fail_the_commit else 500)
+        assert queue.count == 0
+    assert nothing_stored(app) and uploads(app) == []
+
+
+def test_two_runs_at_once_store_the_file_once(app, seller, seller_client, runner, monkeypatch,
+                                              large_from_one_pixel):
+    """The sweep finishes the upload while the job is decoding it: the job finds it gone."""
+    real_prepare = processing.prepare_image
+    swept: list[str] = []
+    started = []
+
+    def prepare_while_the_sweep_runs(name, data, limits):
+        if not started:  # the job's decode; the sweep inside it decodes unhindered
+            started.append(name)
+            swept.append(summary(runner.invoke(args=["evidence", "process",
+                                                     "--older-than-seconds", "0"])))
+        return real_prepare(name, data, limits)
+
+    with job_queue(app):
+        submitted_id(submit(seller_client, add_review(app, seller)))
+        monkeypatch.setattr(processing, "prepare_image", prepare_while_the_sweep_runs)
+        assert run_worker(app)
+    assert swept == ["1 stored, 0 could not be decoded, 0 already done elsewhere, 0 left processing"]
+    assert len(evidence(app)) == 1 and len(events(app, "evidence.processed")) == 1
+    assert uploads(app) == [] and held_names(app) == []
+
+
+def test_a_file_that_stops_its_worker_every_time_is_given_up_after_three_tries(
+        app, seller, seller_client, runner, monkeypatch, large_from_one_pixel):
+    def crash(name, data, limits):
+        raise MemoryError("the worker ran out of memory")
+
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller)))
+    monkeypatch.setattr(processing, "prepare_image", crash)
+    for attempt in (1, 2, 3):
+        result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
+        assert result.exit_code == 1 and "left processing (MemoryError" in result.output
+        assert [row.attempts for row in uploads(app)] == [attempt]
+    result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
+    assert result.exit_code == 0 and summary(result).startswith("0 stored, 1 could not be decoded")
+    [given_up] = uploads(app)
+    assert (given_up.status, given_up.error) == (UploadStatus.FAILED, GAVE_UP)
+    assert held_names(app) == []
+    [event] = events(app, "evidence.failed")
+    assert event["reason"] == GAVE_UP
+    with app.app_context():
+        review_id = db.session.scalar(select(AuditEvent.review_id).where(
+            AuditEvent.action == "evidence.failed"))
+    assert review_id is not None and review_id == load(app, DeletionRequest, request_id).review_id
+
+
+def test_one_upload_that_errors_does_not_stop_the_others(app, seller, seller_client, runner,
+                                                         monkeypatch, large_from_one_pixel):
+    real_prepare = processing.prepare_image
+
+    def fail_the_first(name, data, limits):
+        if name == "chat-1.png":
+            raise RuntimeError("unexpected")
+        return real_prepare(name, data, limits)
+
+    with job_queue(app):
+        submitted_id(submit(seller_client, add_review(app, seller), files=SCREENSHOTS))
+        monkeypatch.setattr(processing, "prepare_image", fail_the_first)
+        run_worker(app)  # the job fails (RQ keeps it), after the second file was stored
+    assert [row.original_filename for row in evidence(app)] == ["chat-2.jpg"]
+    assert [(row.original_filename, row.status) for row in uploads(app)] == [
+        ("chat-1.png", UploadStatus.PROCESSING)]
+
+
+def test_a_failed_decode_is_in_the_security_log(app, seller, seller_client, caplog,
+                                                 large_from_one_pixel):
+    caplog.set_level(logging.INFO, logger=security_logger.name)
+    whole = noisy_png()
+    with job_queue(app):
+        submitted_id(submit(seller_client, add_review(app, seller),
+                            files=[(whole[: len(whole) // 2], "cut.png")]))
+        assert run_worker(app)
+    refusals = [json.loads(record.getMessage().removeprefix("security ")) for record in caplog.records
+                if record.name == security_logger.name and "upload_refused" in record.getMessage()]
+    assert [(event["seller_id"], event["processed_later"]) for event in refusals] == [
+        (seller.id, True)]
+    assert "“cut.png” is damaged" in refusals[0]["reason"]
+
+
+def test_polling_the_processing_count_does_not_keep_an_idle_session_alive(
+        app, seller, seller_client, agent_client, large_from_one_pixel):
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller)))
+    with agent_client.session_transaction() as session:
+        session[LAST_SEEN_AT] = int(time.time()) - 20 * 60
+        before = session[LAST_SEEN_AT]
+    assert agent_client.get(f"/evidence/processing/{request_id}").status_code == 200
+    with agent_client.session_transaction() as session:
+        assert session[LAST_SEEN_AT] == before
+    assert agent_client.get(f"/requests/{request_id}").status_code == 200  # a person's visit does
+    with agent_client.session_transaction() as session:
+        assert session[LAST_SEEN_AT] > before
