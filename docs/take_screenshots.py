@@ -31,6 +31,7 @@ from moderation_app.demo.seed import DEMO_LOGINS, seed_demo  # noqa: E402
 from moderation_app.extensions import db  # noqa: E402
 from moderation_app.models import (  # noqa: E402
     DeletionRequest,
+    EvidenceUpload,
     Notification,
     NotificationKind,
     RequestStatus,
@@ -40,11 +41,19 @@ from moderation_app.models.requests import Decision, Reason  # noqa: E402
 from moderation_app.models.users import Role  # noqa: E402
 from moderation_app.services.accounts import find_user, invite  # noqa: E402
 from moderation_app.services.requests.claims import claim  # noqa: E402
+from moderation_app.services.evidence.processing import process_upload  # noqa: E402
+from moderation_app.services.evidence.storage import HeldUpload  # noqa: E402
 from moderation_app.services.requests.decisions import decide  # noqa: E402
-from moderation_app.settings import claim_lease, evidence_store  # noqa: E402
+from moderation_app.services.requests.filing import submit_request  # noqa: E402
+from moderation_app.settings import (  # noqa: E402
+    claim_lease,
+    daily_upload_quota,
+    evidence_limits,
+    evidence_store,
+)
 from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.helpers.dashboard import DeskData  # noqa: E402
-from tests.helpers.images import image_bytes  # noqa: E402
+from tests.helpers.images import image_bytes, noisy_png  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 
@@ -77,6 +86,28 @@ def add_a_month_of_history(app) -> None:
                          now - timedelta(days=days_ago, hours=rng.random() * 10),
                          hours=rng.uniform(2, 70), reason=rng.choice(list(Reason)),
                          claim_minutes=rng.uniform(3, 40))
+
+
+def add_held_screenshots(seller, fresh_review: str) -> int:
+    """A request whose large screenshots a job has not processed yet (docs/jobs.md), one of them
+    found damaged: what the seller and the agent holding it see meanwhile."""
+    review = db.session.scalar(select(Review).where(
+        Review.seller_id == seller.id, Review.external_id != fresh_review,
+        ~Review.id.in_(select(DeletionRequest.review_id))).order_by(Review.id.desc()))
+    cut = noisy_png((900, 700), seed=8)
+    held = [HeldUpload("whole-chat.png", "png", 1600, 900, image_bytes("PNG", (1600, 900), 7)),
+            HeldUpload("chat-cut-off.png", "png", 900, 700, cut[: len(cut) // 2])]
+    with evidence_store().transaction() as staged:
+        deletion_request = submit_request(
+            seller, review, Reason.WRONG_OFFER,
+            "The buyer reviewed the logo offer, but this order was a website. The chat shows it.",
+            held, staged, daily_quota=daily_upload_quota())
+        db.session.commit()
+    damaged = db.session.scalar(select(EvidenceUpload.id).where(
+        EvidenceUpload.request_id == deletion_request.id,
+        EvidenceUpload.original_filename == "chat-cut-off.png"))
+    process_upload(damaged, evidence_store(), evidence_limits(), commit=db.session.commit)
+    return deletion_request.id
 
 
 def main() -> None:
@@ -115,6 +146,7 @@ def main() -> None:
             new_agent_link = invite("sam.agent@example.com", Role.AGENT,
                                     find_user(login_for("manager")[0]), utcnow()).token
             db.session.commit()
+            held_request = add_held_screenshots(seller, fresh_review)
         add_a_month_of_history(app)
         sample_files = []
         for seed, name in ((3, "chat-with-buyer.png"), (5, "order-history.png")):
@@ -213,6 +245,12 @@ def main() -> None:
                   then=press("e"))
             shoot("agent-reply-template-picker", "/queue/next", "agent", claim_next=True,
                   full_page=False, then=press("a"))
+            shoot("seller-evidence-processing", f"/seller/requests/{held_request}", "seller")
+            with app.app_context():  # held by the agent, after the queue's "next" pictures
+                claim(find_user(login_for("agent")[0]),
+                      db.session.get(DeletionRequest, held_request), claim_lease())
+                db.session.commit()
+            shoot("agent-evidence-processing", f"/requests/{held_request}", "agent", full_page=False)
             shoot("agent-appealed-tab", "/queue?status=appealed", "agent")
             shoot("agent-appeal", f"/requests/{appealed_request}", "agent")
             shoot("manager-request-approved", f"/requests/{approved_request}", "manager")

@@ -14,6 +14,8 @@ prefix. People are `requests` sessions, each with its cookies, posting the pages
 - Failed sign-ins split over A and B reach the per-account limit together.
 - A receiver that fails three times, then accepts, ends with each event accepted once, every
   attempt recorded in the database.
+- A large screenshot filed on A is held in S3 as received and shown as processing on B until an
+  RQ worker (`flask jobs worker --burst`, a process of its own) stores it; B then serves it.
 
 Without PostgreSQL, Redis or S3 the tests are skipped, saying which is missing; with
 CLUSTER_TEST_REQUIRED set (as `make test-cluster` does) they fail instead.
@@ -38,6 +40,7 @@ import pytest
 import redis
 import requests
 from flask import Flask
+from rq import Queue
 from PIL import Image
 from sqlalchemy import select
 
@@ -45,7 +48,14 @@ from bench.load.servers import Server, app_environment, flask_cli, gunicorn
 from moderation_app import create_app
 from moderation_app.config import engine_options
 from moderation_app.extensions import db
-from moderation_app.models import DeletionRequest, Evidence, RequestStatus, Review, WebhookStatus
+from moderation_app.models import (
+    DeletionRequest,
+    Evidence,
+    EvidenceUpload,
+    RequestStatus,
+    Review,
+    WebhookStatus,
+)
 from moderation_app.models.users import Role, User
 from tests.helpers.accounts import PASSWORD, make_user
 from tests.helpers.clients import CSRF_INPUT
@@ -67,6 +77,9 @@ WORKERS = 2
 # 4, not the production 10: two failures on each server reach it, and each server alone saw two.
 LOGIN_LIMIT = 4
 WRONG_PASSWORD = "not-the-password-at-all"
+# Screenshots of at least this many pixels are processed by a job: above the 320×200 of the first
+# test (decoded at once), below the 480×300 of the processing test.
+BACKGROUND_PIXELS = 100_000
 NOTE = "The screenshots show the buyer asking for a discount in exchange for the review."
 # Every wait is bounded: a hung server or command fails the test instead of stalling CI.
 HTTP_SECONDS = 30
@@ -147,6 +160,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         REDIS_URL=REDIS_URL, FLASK_RATELIMIT_KEY_PREFIX=redis_prefix,
         FLASK_LOGIN_LIMIT_PER_ACCOUNT=f"{LOGIN_LIMIT} per 15 minutes",
         EVIDENCE_STORAGE=f"s3://{BUCKET}/{prefix}",
+        # This run's own job queue; uploads from 0.1 MP on are processed by a worker.
+        FLASK_JOBS_QUEUE=f"desk-jobs-{run}", FLASK_EVIDENCE_BACKGROUND_PIXELS=str(BACKGROUND_PIXELS),
         # The webhook sender honours proxies: loopback must never go through one.
         NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     for name in ("MARKETPLACE_WEBHOOK_URL", "MARKETPLACE_WEBHOOK_SECRET", "SMTP_URL"):
@@ -170,10 +185,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             agent = make_user(app, "agent@cluster.example.com", Role.AGENT)
             target = make_user(app, "target@cluster.example.com", Role.SELLER)
             lines = [review_line(seller, text=f"Review {number}: pay me or I post more.")
-                     for number in (1, 2)]
+                     for number in (1, 2, 3)]
             output = cli(env, "import-marketplace", "-",
                          stdin="".join(json.dumps(line) + "\n" for line in lines))
-            assert "imported 2," in output, output
+            assert "imported 3," in output, output
             for started in starting:
                 started.result()
         yield Cluster(*servers, env=env, app=app, bucket=BUCKET, prefix=prefix,
@@ -188,6 +203,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         store = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
         for key in store.scan_iter(match=f"{redis_prefix}*"):
             store.delete(key)
+        Queue(env["FLASK_JOBS_QUEUE"], connection=store).delete(delete_jobs=True)
         client = s3_client(env["S3_ENDPOINT_URL"])
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
             for item in page.get("Contents", ()):
@@ -241,6 +257,7 @@ def agent_on_b(cluster: Cluster) -> Person:
 
 
 def file_request(seller: Person, server: Server, review_id: str, screenshot: bytes) -> int:
+    """Files through the form; the request's id."""
     path = f"/seller/reviews/{review_id}/deletion-request"
     assert seller.get(server, path).status_code == 200
     response = seller.post(server, path, {"reason": "blackmail", "explanation": EXPLANATION},
@@ -362,3 +379,32 @@ def test_a_receiver_failing_three_times_still_accepts_each_event_once(
     assert (removed.status, removed.attempts) == (WebhookStatus.DELIVERED, 1)
     assert [(attempt.status_code, attempt.succeeded) for attempt in removed.attempt_log] == [(204, True)]
     assert len({delivery.headers["webhook-id"] for delivery in receiver.requests}) == 2
+
+
+def test_a_large_screenshot_filed_on_one_server_is_processed_by_a_worker_and_decided_on_the_other(
+        cluster, seller_on_a, agent_on_b):
+    screenshot = image_bytes("PNG", (480, 300), seed=13)
+    request_id = file_request(seller_on_a, cluster.a, cluster.reviews[2], screenshot)
+    with cluster.app.app_context():
+        (held_name,) = db.session.scalars(select(EvidenceUpload.held_name).where(
+            EvidenceUpload.request_id == request_id)).all()
+    client = s3_client(cluster.env["S3_ENDPOINT_URL"])
+    held = client.get_object(Bucket=cluster.bucket, Key=cluster.prefix + held_name)
+    assert held["Body"].read() == screenshot  # held in S3 as received, for any worker
+
+    page = agent_on_b.get(cluster.b, f"/requests/{request_id}")
+    assert "Processing…" in page.text and not re.findall(r'href="/evidence/(\d+)"', page.text)
+    assert agent_on_b.get(cluster.b, f"/evidence/processing/{request_id}").json() == {"processing": 1}
+
+    # An RQ worker on a third machine, as docs/deployment.md draws it.
+    cli(cluster.env, "jobs", "worker", "--burst")
+
+    assert seller_on_a.get(cluster.a, f"/evidence/processing/{request_id}").json() == {"processing": 0}
+    page = agent_on_b.get(cluster.b, f"/requests/{request_id}")
+    (evidence_id,) = {int(number) for number in re.findall(r'href="/evidence/(\d+)"', page.text)}
+    served = agent_on_b.get(cluster.b, f"/evidence/{evidence_id}")
+    with Image.open(io.BytesIO(served.content)) as image:
+        assert image.convert("RGB").tobytes() == picture((480, 300), seed=13).tobytes()
+    listed = client.list_objects_v2(Bucket=cluster.bucket, Prefix=cluster.prefix + held_name)
+    assert listed.get("KeyCount", 0) == 0  # the held copy is gone
+    claim_and_approve(agent_on_b, cluster.b, request_id)
