@@ -43,27 +43,38 @@ def s3_client(endpoint_url: str | None = S3_ENDPOINT_URL):
                                       response_checksum_validation="when_required"))
 
 
-def stored_keys(app: Flask) -> list[str]:
-    """The names of the objects under the app's prefix (the names the app chose)."""
+def _prefix(app: Flask, folder: str) -> tuple[object, str, str]:
+    """A client, the bucket, and the app's prefix or its `folder` below it (exports/), as the
+    backend's own `folder` makes it."""
     location = parse_s3_location(str(app.config["EVIDENCE_STORAGE"]))
-    client = s3_client(app.config.get("S3_ENDPOINT_URL"))
+    return (s3_client(app.config.get("S3_ENDPOINT_URL")), location.bucket,
+            location.prefix + (folder + "/" if folder else ""))
+
+
+def stored_keys(app: Flask, folder: str = "") -> list[str]:
+    """The names of the objects under the app's prefix, or its `folder` (the names the app chose)."""
+    client, bucket, prefix = _prefix(app, folder)
     names = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=location.bucket,
-                                                                 Prefix=location.prefix):
-        names += [item["Key"][len(location.prefix):] for item in page.get("Contents", ())]
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        names += [item["Key"][len(prefix):] for item in page.get("Contents", ())]
     return sorted(names)
 
 
-def _object(app: Flask, name: str) -> tuple[object, str, str]:
-    location = parse_s3_location(str(app.config["EVIDENCE_STORAGE"]))
-    return s3_client(app.config.get("S3_ENDPOINT_URL")), location.bucket, location.prefix + name
+def _object(app: Flask, name: str, folder: str) -> tuple[object, str, str]:
+    client, bucket, prefix = _prefix(app, folder)
+    return client, bucket, prefix + name
 
 
-def object_bytes(app: Flask, name: str) -> bytes:
-    client, bucket, key = _object(app, name)
+def object_bytes(app: Flask, name: str, folder: str = "") -> bytes:
+    client, bucket, key = _object(app, name, folder)
     return client.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def remove_object(app: Flask, name: str) -> None:
-    client, bucket, key = _object(app, name)
+def put_object(app: Flask, name: str, data: bytes, folder: str = "") -> None:
+    client, bucket, key = _object(app, name, folder)
+    client.put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def remove_object(app: Flask, name: str, folder: str = "") -> None:
+    client, bucket, key = _object(app, name, folder)
     client.delete_object(Bucket=bucket, Key=key)

@@ -4,6 +4,7 @@ audit events, stored files. Each reads in its own app context, so it sees only w
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ from sqlalchemy import func, select
 
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, DeletionRequest, Evidence, RequestMessage
+from moderation_app.services.evidence.backends import EXPORTS_FOLDER
 from moderation_app.settings import evidence_store
-from tests.helpers.s3 import object_bytes, remove_object, stored_keys
+from tests.helpers.s3 import object_bytes, put_object, remove_object, stored_keys
 
 
 def row_counts(app: Flask) -> dict[str, int]:
@@ -31,27 +33,68 @@ def row_counts(app: Flask) -> dict[str, int]:
 NOTHING = {"requests": 0, "evidence": 0, "messages": 0, "request events": 0}
 
 
-def stored_files(app: Flask) -> list[str]:
-    """The names in the app's evidence store: its S3 prefix, or the files of UPLOAD_DIR."""
+def _local(app: Flask, folder: str) -> Path:
+    return Path(app.config["UPLOAD_DIR"]) / folder
+
+
+def stored_files(app: Flask, folder: str = "") -> list[str]:
+    """The names in the app's evidence store, or in its `folder` (exports/): its S3 prefix, or
+    the files of UPLOAD_DIR."""
     if app.config.get("EVIDENCE_STORAGE"):
-        return stored_keys(app)
-    upload_dir = Path(app.config["UPLOAD_DIR"])
-    return sorted(path.name for path in upload_dir.iterdir()) if upload_dir.exists() else []
+        return stored_keys(app, folder)
+    directory = _local(app, folder)
+    return sorted(path.name for path in directory.iterdir()) if directory.exists() else []
 
 
-def stored_bytes(app: Flask, name: str) -> bytes:
+def stored_bytes(app: Flask, name: str, folder: str = "") -> bytes:
     """What the store holds under `name`, read past the app's own backend."""
     if app.config.get("EVIDENCE_STORAGE"):
-        return object_bytes(app, name)
-    return (Path(app.config["UPLOAD_DIR"]) / name).read_bytes()
+        return object_bytes(app, name, folder)
+    return (_local(app, folder) / name).read_bytes()
 
 
-def remove_stored(app: Flask, name: str) -> None:
+def store_file(app: Flask, name: str, data: bytes, folder: str = "") -> None:
+    """A file written behind the app's back (one a crashed job left)."""
+    if app.config.get("EVIDENCE_STORAGE"):
+        put_object(app, name, data, folder)
+    else:
+        directory = _local(app, folder)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_bytes(data)
+
+
+def remove_stored(app: Flask, name: str, folder: str = "") -> None:
     """A file lost behind the app's back (a restored backup, a manual clean-up)."""
     if app.config.get("EVIDENCE_STORAGE"):
-        remove_object(app, name)
+        remove_object(app, name, folder)
     else:
-        (Path(app.config["UPLOAD_DIR"]) / name).unlink()
+        (_local(app, folder) / name).unlink()
+
+
+# Prepared audit exports: the same store's folder exports/ (settings.export_files).
+
+def stored_exports(app: Flask) -> list[str]:
+    return stored_files(app, EXPORTS_FOLDER)
+
+
+def stored_export_bytes(app: Flask, name: str) -> bytes:
+    return stored_bytes(app, name, EXPORTS_FOLDER)
+
+
+def store_export(app: Flask, name: str, data: bytes) -> None:
+    store_file(app, name, data, EXPORTS_FOLDER)
+
+
+def break_export_store(app: Flask) -> str:
+    """Makes every later write of an export fail, as a broken store does: a file stands where the
+    local exports/ folder would be made, or (S3) the store names a bucket that does not exist.
+    Returns the error class the failed export's reason starts with."""
+    if app.config.get("EVIDENCE_STORAGE"):
+        app.config["EVIDENCE_STORAGE"] = f"s3://missing-{uuid.uuid4().hex}/"
+        return "StorageUnavailable"
+    _local(app, "").mkdir(parents=True, exist_ok=True)
+    _local(app, EXPORTS_FOLDER).write_text("not a folder")
+    return "NotADirectoryError"
 
 
 def backend_class(app: Flask) -> type:

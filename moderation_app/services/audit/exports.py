@@ -163,6 +163,9 @@ def clean_exports(files: Backend, now: datetime, *, stale_after: timedelta = DEF
     report = CleanupReport()
     # Listed before the rows are read: a file whose row commits meanwhile is then seen as named.
     listed = list(files.listing())
+    # Read before expiring clears stored_name: an expired file is not an orphan too.
+    named = set(db.session.scalars(select(AuditExport.stored_name).where(
+        AuditExport.stored_name.is_not(None))))
     for export in db.session.scalars(select(AuditExport).where(
             AuditExport.status == ExportStatus.READY, AuditExport.expires_at <= now)):
         try:
@@ -180,8 +183,6 @@ def clean_exports(files: Backend, now: datetime, *, stale_after: timedelta = DEF
         fail_export(export, f"did not finish within {stale_after}: its job was lost (a worker "
                             "stopped, or Redis lost the queue). Ask for it again.", now)
         report.abandoned.append(export.id)
-    named = set(db.session.scalars(select(AuditExport.stored_name).where(
-        AuditExport.stored_name.is_not(None))))
     for item in listed:
         if item.name in named or now - item.modified < orphan_min_age:
             continue

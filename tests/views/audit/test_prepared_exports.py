@@ -5,7 +5,6 @@ recent password, to non-managers and to another manager; a failed job and a Redi
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import timedelta
 
@@ -13,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from moderation_app.audit.prepared import QUEUE_DOWN
+from moderation_app.cli import audit as audit_cli
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
 from moderation_app.models import AuditEvent, AuditExport, ExportStatus
@@ -23,7 +23,14 @@ from tests.helpers.accounts import make_user
 from tests.helpers.clients import page_text, signed_in
 from tests.helpers.jobs import UNREACHABLE_REDIS_URL, job_queue, run_worker
 from tests.helpers.s3 import local_storage_only
-from tests.helpers.stored import all_rows, audit_details
+from tests.helpers.stored import (
+    all_rows,
+    audit_details,
+    break_export_store,
+    store_export,
+    stored_export_bytes,
+    stored_exports,
+)
 
 
 def ask(client, fmt: str = "csv", **filters: str):
@@ -88,8 +95,7 @@ def test_a_queued_export_becomes_a_download_with_the_streamed_exports_bytes(
     assert actions(app).count("audit.export_requested") == 1
 
 
-@local_storage_only  # reads, sabotages or ages the local exports folder itself
-def test_without_redis_the_export_runs_inline_and_is_ready_at_once(app, manager_client, tmp_path):
+def test_without_redis_the_export_runs_inline_and_is_ready_at_once(app, manager_client):
     some_events(app)
     assert not app.config["REDIS_URL"]
 
@@ -102,9 +108,16 @@ def test_without_redis_the_export_runs_inline_and_is_ready_at_once(app, manager_
     assert f"Export #{export.id} is ready" in page and 'http-equiv="refresh"' not in page
     body = manager_client.get(f"/audit/exports/{export.id}/download").get_data()
     assert body.count(b"\n") == export.rows_done
-    # In the evidence folder's own exports/ folder, private like it.
+    # In the evidence store's own exports/ folder (or prefix).
+    assert stored_export_bytes(app, export.stored_name) == body
+
+
+@local_storage_only  # a file's mode: S3 objects have none
+def test_a_local_export_file_is_private_like_the_evidence_folder(app, manager_client, tmp_path):
+    ask(manager_client, "jsonl")
+    [export] = exports(app)
     stored = tmp_path / "uploads" / "exports" / export.stored_name
-    assert stored.read_bytes() == body and oct(stored.stat().st_mode & 0o777) == "0o600"
+    assert oct(stored.stat().st_mode & 0o777) == "0o600"
 
 
 def test_without_a_recent_password_nothing_is_queued_and_the_form_comes_back_filled(
@@ -145,20 +158,17 @@ def test_only_the_manager_who_asked_may_download_and_agents_may_not_ask(
     assert len(exports(app)) == 1
 
 
-@local_storage_only  # reads, sabotages or ages the local exports folder itself
-def test_a_job_that_fails_shows_failed_with_the_reason(app, manager_client, tmp_path):
-    # The store's exports folder cannot be made: a file stands where it would be.
-    (tmp_path / "uploads").mkdir(exist_ok=True)
-    (tmp_path / "uploads" / "exports").write_text("not a folder")
+def test_a_job_that_fails_shows_failed_with_the_reason(app, manager_client):
+    error = break_export_store(app)
     with job_queue(app) as queue:
         ask(manager_client)
         run_worker(app)
         assert queue.failed_job_registry.count == 1
 
     [export] = exports(app)
-    assert export.status is ExportStatus.FAILED and "NotADirectoryError" in export.error
+    assert export.status is ExportStatus.FAILED and error in export.error
     page = page_text(manager_client.get("/audit/exports"))
-    assert "Failed: NotADirectoryError" in page and "/download" not in page
+    assert f"Failed: {error}" in page and "/download" not in page
     assert manager_client.get(f"/audit/exports/{export.id}/download").status_code == 404
 
 
@@ -181,16 +191,12 @@ def test_a_bad_format_or_filter_is_refused_and_nothing_queued(app, manager_clien
     assert exports(app) == []
 
 
-@local_storage_only  # reads, sabotages or ages the local exports folder itself
 def test_clean_exports_removes_expired_files_lost_jobs_and_orphans(app, manager_client, runner,
-                                                                    tmp_path):
+                                                                    monkeypatch):
     ask(manager_client)
     ask(manager_client)
     old, kept = exports(app)
-    folder = tmp_path / "uploads" / "exports"
-    orphan = folder / ("ab" * 16 + ".csv")
-    orphan.write_text("left by a crash")
-    os.utime(orphan, (time.time() - 7200, time.time() - 7200))
+    store_export(app, "ab" * 16 + ".csv", b"left by a crash")
     with app.app_context():
         db.session.execute(update(AuditExport).where(AuditExport.id == old.id)
                            .values(expires_at=utcnow() - timedelta(minutes=1)))
@@ -200,6 +206,11 @@ def test_clean_exports_removes_expired_files_lost_jobs_and_orphans(app, manager_
         db.session.commit()
         lost_id = lost.id
 
+    # Run two hours later, past ORPHAN_MIN_AGE: the files age as they do between a crash and the
+    # daily clean-up. The clock moves, not the files: S3's Last-Modified cannot be set.
+    later = utcnow() + timedelta(hours=2)
+    monkeypatch.setattr(audit_cli, "utcnow", lambda: later)
+
     result = runner.invoke(args=["audit", "clean-exports"])
 
     assert result.exit_code == 0, result.output
@@ -207,5 +218,5 @@ def test_clean_exports_removes_expired_files_lost_jobs_and_orphans(app, manager_
     statuses = {export.id: export.status for export in exports(app)}
     assert statuses == {old.id: ExportStatus.EXPIRED, kept.id: ExportStatus.READY,
                         lost_id: ExportStatus.FAILED}
-    assert sorted(path.name for path in folder.iterdir()) == [kept.stored_name]
+    assert stored_exports(app) == [kept.stored_name]
     assert audit_details(app, "audit.exports_cleaned")[-1]["expired"] == [old.id]
