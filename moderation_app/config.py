@@ -138,7 +138,8 @@ def base_settings(instance_path: str) -> dict[str, object]:
         "EVIDENCE_DAILY_QUOTA": 60,
         # With a job queue (REDIS_URL), an upload of at least this many pixels in all is answered
         # at once and decoded by a job, shown as "processing…" meanwhile (services/evidence/
-        # processing.py): 12 MP cost about 0.5-0.7 s to decode. Without a queue, always at once.
+        # processing.py): 12 MP take 0.15 s (a photo) to 0.6 s (a PNG) of CPU to decode and
+        # re-encode (bench/held_uploads.py, evidence_pipeline.py). Without a queue, always at once.
         "EVIDENCE_BACKGROUND_PIXELS": 12_000_000,
         "MAX_CONTENT_LENGTH": DEFAULT_LIMITS.max_total_bytes + MB,
         "MAX_FORM_PARTS": 100,
