@@ -1,7 +1,7 @@
 """`flask --app wsgi notifications send [--once]`: deliver the outbox by SMTP.
 
 The round itself is services/notifications/delivery.deliver_round (each message its own commit;
-on PostgreSQL FOR UPDATE SKIP LOCKED, so several senders share the work; on SQLite one sender).
+on PostgreSQL FOR UPDATE SKIP LOCKED, on SQLite a lease on the row, so several senders share the work).
 The loop around it (pauses, backoff when the database fails, a clean stop on SIGTERM or Ctrl-C
 after the message in flight) is cli/stopping.run_sender, shared with `webhooks send`."""
 

@@ -1,7 +1,7 @@
 """`flask --app wsgi webhooks send [--once]`: deliver the marketplace's webhook events.
 
 The round itself is services/webhooks/delivery.deliver_due (each attempt its own commit; on
-PostgreSQL FOR UPDATE SKIP LOCKED, so several senders share the work; on SQLite one sender).
+PostgreSQL FOR UPDATE SKIP LOCKED, on SQLite a lease on the row, so several senders share the work).
 The loop around it (pauses, backoff when the database fails, a clean stop on SIGTERM or Ctrl-C
 after the event in flight) is cli/stopping.run_sender, shared with `notifications send`."""
 

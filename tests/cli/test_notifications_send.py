@@ -1,16 +1,18 @@
 """`flask notifications send --once` against a real SMTP server on loopback: one e-mail per event
 with the statement of reasons and the link (never the evidence, never the internal note), nothing
-sent twice, retries with growing pauses after refusals, giving up, and nothing sent (but kept)
-without SMTP_URL. The sender killed mid-batch is in test_notifications_crash.py."""
+sent twice (not even by a job's round while the polling sender has the e-mail in flight), retries
+with growing pauses after refusals, giving up, and nothing sent (but kept) without SMTP_URL. The sender killed mid-batch is in test_notifications_crash.py."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
 import pytest
 
 from moderation_app.extensions import db
+from moderation_app.jobs.tasks import deliver_emails
 from moderation_app.models import NotificationKind, NotificationStatus
 from moderation_app.models.requests import DecisionRecord, DeletionRequest
 from tests.helpers.notifications import INTERNAL_NOTE, PUBLIC_NOTE, decided, filed, outbox
@@ -112,6 +114,29 @@ def test_html_escapes_what_the_agent_wrote(app, runner, mail_server, seller, sel
     (mail,) = mail_server.received
     assert "See &lt;b&gt;this&lt;/b&gt; &amp; that." in mail.html
     assert "See <b>this</b> & that." in mail.text
+
+
+def test_a_job_never_sends_the_email_the_polling_sender_has_in_flight(
+        app, runner, mail_server, seller, seller_client, agent_client, caplog):
+    # Were the job to connect, this server (busy in the hook) would not answer: fail in 2 s.
+    app.config["SMTP_TIMEOUT_SECONDS"] = 2
+    caplog.set_level(logging.INFO, logger="moderation_app.jobs.tasks")
+    decided(agent_client, filed(app, seller_client, seller), "reject")
+
+    def job_round(attempt: int) -> None:
+        # While the server reads the sender's DATA, a decision's job runs a round in its own app
+        # context, as the worker does.
+        if attempt == 1:
+            with app.app_context():
+                deliver_emails()
+
+    mail_server.on_data = job_round
+    assert "sent 1" in send_once(runner).output
+
+    assert "e-mails: sent 0, failed 0" in caplog.text  # the e-mail in flight was not due for it
+    (notification,) = outbox(app)
+    assert (notification.status, notification.attempts) == (NotificationStatus.SENT, 1)
+    assert mail_server.attempts == 1 and len(mail_server.received) == 1
 
 
 @pytest.mark.parametrize("recorder", [Recorder(refuse_first=2)])

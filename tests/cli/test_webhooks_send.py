@@ -2,19 +2,24 @@
 signature with the `standardwebhooks` package: one signed delivery per event, a receiver failing
 three times then succeeding gets it once with every attempt recorded, redirects and timeouts are
 failures, events of a review arrive in order (a given-up one holds back the later ones until a
-manager retries it), and nothing is sent (but kept) without MARKETPLACE_WEBHOOK_URL."""
+manager retries it), a job's round never posts the event the polling sender has in flight (nor its
+review's next one), and nothing is sent (but kept) without MARKETPLACE_WEBHOOK_URL."""
 
 from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select, update
 
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
+from moderation_app.jobs.tasks import deliver_webhooks
 from moderation_app.models import AuditEvent, WebhookEvent, WebhookStatus
 from tests.helpers.clients import page_text
+from tests.helpers.database import TEST_DATABASE_URL
 from tests.helpers.notifications import decided, filed
 from tests.helpers.webhooks import SECRET, Receiver, send_once, webhook_events, webhook_receiver
 
@@ -167,6 +172,39 @@ def test_a_reviews_later_events_wait_for_its_earlier_ones(app, runner, marketpla
             for delivery in marketplace.accepted] == [
         ("request.needs_info", other), ("request.needs_info", request_id),
         ("request.decided", request_id), ("review.removed", request_id)]
+
+
+def test_a_job_never_posts_the_event_the_polling_sender_has_in_flight(
+        app, runner, marketplace, seller, seller_client, agent_client, manager_client):
+    decided(agent_client, filed(app, seller_client, seller), "approve")  # two events, one review
+    decided(agent_client, filed(app, seller_client, seller), "request_info")  # another review
+    first, second, other = webhook_events(app)
+    seen = {}
+
+    def job_round() -> None:
+        # While the sender's POST of `first` waits for its answer, a decision's job runs a round
+        # in its own app context, as the worker does.
+        seen["at"], seen["first"] = utcnow(), webhook_events(app)[0]
+        seen["page"] = page_text(manager_client.get(f"/webhooks/{first.id}"))
+        with app.app_context():
+            deliver_webhooks()
+
+    marketplace.during_first = job_round
+    assert "delivered 2" in send_once(runner)
+
+    # The job took the other review's event only (answered while `first` was held): not `first`
+    # (in flight), not `second` (behind it). Each event reached the marketplace once, a review's
+    # in order.
+    assert [delivery.headers["webhook-id"] for delivery in marketplace.requests] == [
+        other.webhook_id, first.webhook_id, second.webhook_id]
+    assert {event.status for event in webhook_events(app)} == {WebhookStatus.DELIVERED}
+    assert "No attempt recorded yet" in seen["page"]  # in flight: not shown as a failure
+    if not TEST_DATABASE_URL:
+        # SQLite holds no row lock across the POST: the event was leased for 2 ×
+        # WEBHOOK_TIMEOUT_SECONDS (5 s), at least a minute, by the commit before it.
+        assert seen["first"].status is WebhookStatus.PENDING
+        lease = seen["first"].next_attempt_at - seen["at"]
+        assert timedelta(seconds=50) < lease <= timedelta(seconds=60)
 
 
 @pytest.mark.parametrize("receiver", [Receiver(fail_first=99)])

@@ -1,13 +1,14 @@
 """A real HTTP receiver on loopback for the webhook tests (http.server in a thread): it checks
 each signature with the `standardwebhooks` package (an implementation independent of the desk's),
-records every request, can fail the first N, redirect, or answer slowly; and the outbox's rows."""
+records every request, can fail the first N, redirect, answer slowly, or run something (another
+sender's round) while the first request waits for its answer; and the outbox's rows."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,14 +41,24 @@ class Delivery:
 @dataclass
 class Receiver:
     """fail_first: answer 503 to that many requests first; redirect_to: answer 302 there;
-    delay: seconds before answering (for timeouts)."""
+    delay: seconds before answering (for timeouts); during_first: runs before the first request
+    is answered, while its sender waits."""
 
     fail_first: int = 0
     redirect_to: str | None = None
     delay: float = 0.0
+    during_first: Callable[[], None] | None = None
+    arrived: int = 0
     secret: str = SECRET
     requests: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run_during_first(self) -> None:
+        with self.lock:
+            self.arrived += 1
+            first = self.arrived == 1
+        if first and self.during_first is not None:
+            self.during_first()
 
     def answer(self, headers: dict[str, str], body: str) -> tuple[int, dict[str, str]]:
         try:
@@ -87,6 +98,7 @@ def webhook_receiver(receiver: Receiver) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode("utf-8")
+            receiver.run_during_first()
             if receiver.delay:
                 time.sleep(receiver.delay)
             # Header names are case-insensitive (urllib sends "Webhook-id"): compare them lowered.

@@ -7,9 +7,10 @@ code in their own app context; it never reads settings.
 Each message is its own transaction, committed right after the SMTP server accepted it, so a
 crash loses at most the mark of the one message in flight (which is then sent again, with the
 same Message-ID: at least once, see docs/notifications.md). On PostgreSQL the due row is claimed
-with SELECT … FOR UPDATE SKIP LOCKED and stays locked until its mark commits, so several senders
-share the work and never send a row twice; on SQLite run one sender, which commits before it talks
-to the server so the desk's writers never wait on SMTP (both in services/outbox_rounds.py)."""
+with SELECT … FOR UPDATE SKIP LOCKED and stays locked until its mark commits; on SQLite it is
+leased (its next_attempt_at moved past the attempt) in a commit before the sender talks to the
+server, so the desk's writers never wait on SMTP. Either way several senders share the work and
+never send a row twice at once (both in services/outbox_rounds.py)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from moderation_app.services.notifications.outbox import (
     still_pending,
 )
 from moderation_app.services.notifications.smtp import SmtpTransport
-from moderation_app.services.outbox_rounds import deliver_each
+from moderation_app.services.outbox_rounds import deliver_each, lease_for
 
 log = logging.getLogger(__name__)
 
@@ -84,5 +85,5 @@ def deliver_round(transport: SmtpTransport, mail: MailSettings, policy: RetryPol
         log.warning("notification %s not delivered: %s", notification.id, notification.last_error)
 
     deliver_each(next_due, still_pending, attempt, mark, commit=commit, clock=utcnow, stop=stop,
-                 limit=limit)
+                 limit=limit, lease=lease_for(transport.timeout))
     return report

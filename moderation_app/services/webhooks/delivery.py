@@ -1,6 +1,6 @@
 """One round of delivery: every event due now, each tried once, each attempt its own commit
-(services/outbox_rounds.py: SKIP LOCKED on PostgreSQL, the write lock freed during the POST on
-SQLite, one sender there).
+(services/outbox_rounds.py: SKIP LOCKED on PostgreSQL; on SQLite the write lock freed during the
+POST, the event leased meanwhile so no other sender posts it).
 
 `deliver_due` takes the transaction boundary from its caller (`commit`), so the CLI loop and a
 job (moderation_app/jobs) run the same code inside their own app context; it never reads settings.
@@ -16,7 +16,7 @@ from datetime import datetime
 
 from moderation_app.database import utcnow
 from moderation_app.models.webhooks import WebhookEvent, WebhookStatus
-from moderation_app.services.outbox_rounds import deliver_each
+from moderation_app.services.outbox_rounds import deliver_each, lease_for
 from moderation_app.services.webhooks.outbox import (
     AttemptResult,
     RetryPolicy,
@@ -69,5 +69,5 @@ def deliver_due(transport: WebhookTransport, policy: RetryPolicy, *, commit: Cal
         log.warning("webhook event %s not delivered: %s", event.id, event.last_error)
 
     deliver_each(next_due, still_pending, attempt, mark, commit=commit, clock=clock, stop=stop,
-                 limit=limit)
+                 limit=limit, lease=lease_for(transport.timeout))
     return report

@@ -64,7 +64,8 @@ def next_due(now: datetime, *, skip_locked: bool, exclude: Collection[int] = ())
     """The oldest due event whose review has no earlier event undelivered (pending or given
     up): a review's events reach the marketplace in the order they were decided. skip_locked
     (PostgreSQL): lock it until the caller's commit, passing over rows another sender holds;
-    the in-flight row is still pending, so no sender takes the same review's next event."""
+    the in-flight row is still pending, so no sender takes the same review's next event (on
+    SQLite its lease, a later next_attempt_at, keeps it from being due itself)."""
     query = (select(WebhookEvent)
              .where(WebhookEvent.status == WebhookStatus.PENDING,
                     WebhookEvent.next_attempt_at <= now,

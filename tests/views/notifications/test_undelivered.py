@@ -56,7 +56,7 @@ def test_managers_see_each_undelivered_email_with_its_reason(app, seller, seller
 
     assert "<strong>3</strong> waiting" not in page and "<strong>2</strong> waiting" in page
     assert "<strong>1</strong> given up" in page
-    assert f">#{waiting}<" in page and "Not tried yet" in page
+    assert f">#{waiting}<" in page and "No attempt recorded yet" in page
     assert f">#{retrying}<" in page and "3 of 8 attempts failed" in page and "421 busy" in page
     assert f">#{given_up}<" in page and "Gave up</strong> after 8 attempts" in page
     assert "550 no such user" in page
