@@ -20,7 +20,8 @@ class AuditEvent(db.Model):
 
     __tablename__ = "audit_events"
     __table_args__ = (
-        # One actor's events newest first: the viewer's actor filter (migration c5d6e7f8a9b0).
+        # One actor's events newest first, and the distinct actors: the viewer's actor filter
+        # (migrations c5d6e7f8a9b0, a1b2c3d4e5f7).
         Index("ix_audit_events_actor_email_id", "actor_email", "id"),
     )
 
@@ -29,7 +30,7 @@ class AuditEvent(db.Model):
     )
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor_id: Mapped[int | None] = mapped_column(Integer)
-    actor_email: Mapped[str] = mapped_column(String(254), index=True)
+    actor_email: Mapped[str] = mapped_column(String(254))
     actor_role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(64), index=True)
     request_id: Mapped[int | None] = mapped_column(Integer, index=True)

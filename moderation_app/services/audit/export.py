@@ -101,7 +101,7 @@ def _actor_matches(column: Any, search: str) -> Any:
 
 
 def _distinct_actors(search: str) -> list[str]:
-    """The actors whose address contains the search, by a skip scan of ix_audit_events_actor_email:
+    """The actors whose address contains the search, by a skip scan of ix_audit_events_actor_email_id:
     one probe per distinct actor (52 in the bench's million events), not a read of every event."""
     actor = AuditEvent.__table__.c.actor_email
     seen = select(func.min(actor).label("actor")).cte("actors", recursive=True)
