@@ -9,10 +9,11 @@ import click
 from flask.cli import AppGroup
 
 from moderation_app.extensions import db
+from moderation_app.jobs.tasks import process_held_upload
 from moderation_app.services.evidence.backends import S3Objects, StorageUnavailable, parse_s3_location
 from moderation_app.services.evidence.gc import DEFAULT_MIN_AGE, collect_garbage
 from moderation_app.services.evidence.migrate import migrate_evidence
-from moderation_app.services.evidence.processing import SWEEP_AFTER, pending_uploads, process_upload
+from moderation_app.services.evidence.processing import SWEEP_AFTER, pending_uploads
 from moderation_app.settings import evidence_limits, evidence_store, s3_settings
 
 evidence_cli = AppGroup("evidence", help="Look after the stored evidence files.")
@@ -120,7 +121,7 @@ def evidence_process(older_than_seconds: int) -> None:
     store, limits = evidence_store(), evidence_limits()
     for upload_id in ids:
         try:
-            done = process_upload(upload_id, store, limits, commit=db.session.commit)
+            done = process_held_upload(upload_id, store, limits)
         except Exception as error:  # noqa: BLE001  (one upload's trouble must not stop the rest)
             db.session.rollback()
             counts["left"] += 1

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from moderation_app.extensions import db
 from moderation_app.services.audit.exports import write_export
 from moderation_app.security_log import log_security_event
-from moderation_app.services.evidence.processing import process_upload, request_pending
+from moderation_app.services.evidence.images import EvidenceLimits
+from moderation_app.services.evidence.processing import Processed, process_upload, request_pending
+from moderation_app.services.evidence.storage import EvidenceStore
 from moderation_app.services.notifications.delivery import deliver_round
 from moderation_app.services.webhooks.delivery import deliver_due
 from moderation_app.settings import (
@@ -75,7 +77,7 @@ def process_evidence(request_id: int) -> None:
     with writing():
         for upload_id in request_pending(request_id):
             try:
-                done = process_upload(upload_id, store, limits, commit=db.session.commit)
+                done = process_held_upload(upload_id, store, limits)
             except Exception:  # noqa: BLE001  (S3 down, a database error: retried by the sweep)
                 db.session.rollback()
                 log.exception("evidence upload %s of request %s left processing",
@@ -83,9 +85,16 @@ def process_evidence(request_id: int) -> None:
                 errors += 1
                 continue
             log.info("evidence upload %s: %s", upload_id, done.outcome)
-            if done.outcome == "failed":
-                # As for a small file refused on the form: the operators see every refusal.
-                log_security_event("upload_refused", seller_id=done.uploaded_by_id,
-                                   reason=done.reason, processed_later=True)
     if errors:
         raise RuntimeError(f"{errors} evidence upload(s) of request {request_id} left processing")
+
+
+def process_held_upload(upload_id: int, store: EvidenceStore, limits: EvidenceLimits) -> Processed:
+    """One held upload processed and committed (process_upload), by the job above or by the sweep
+    (`flask evidence process`): a file that could not be decoded reaches the security log either
+    way, as a small file refused on the form does: the operators see every refusal."""
+    done = process_upload(upload_id, store, limits, commit=db.session.commit)
+    if done.outcome == "failed":
+        log_security_event("upload_refused", seller_id=done.uploaded_by_id, reason=done.reason,
+                           processed_later=True)
+    return done

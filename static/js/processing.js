@@ -1,8 +1,9 @@
 // Screenshots still being processed (services/evidence/processing.py): ask the desk every few
 // seconds how many are left, and once none is, open the request page again (data-page: a GET,
 // also when this page answered a form's POST, so nothing is sent twice). Not while a form on the
-// page holds text, typed or kept from a refused submit: then it only says they are ready, so
-// nothing is lost. Gives up after 10 minutes; the page says how to reload without the script.
+// page holds text, typed or kept from a refused submit: then it only says they are ready (also in
+// the decision bar's notice, data-processing-notice), so nothing is lost. Gives up after 10
+// minutes; the page says how to reload without the script.
 (function () {
   "use strict";
 
@@ -40,6 +41,17 @@
     link.textContent = "Open the page again to see them";
     status.appendChild(link);
     status.appendChild(document.createTextNode(" (save what you wrote first)."));
+    // The decision bar's "still being processed" is what the holder looks at: it must not stay.
+    var notices = document.querySelectorAll("[data-processing-notice]");
+    for (var i = 0; i < notices.length; i += 1) {
+      notices[i].textContent = "The screenshots are ready: ";
+      var again = document.createElement("a");
+      again.href = page;
+      again.textContent = "open the page again";
+      notices[i].appendChild(again);
+      notices[i].appendChild(document.createTextNode(
+        " to see them before you approve or reject (copy your note first)."));
+    }
   }
 
   function check() {

@@ -14,6 +14,7 @@ refused with a clear message, and whatever it had written is removed (or left to
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
@@ -190,8 +191,13 @@ class LocalFiles:
         try:
             # O_NOFOLLOW: a symlink planted under a stored name is not followed out of the folder.
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except (FileNotFoundError, OSError) as error:
-            raise NotStored(name) from error
+        except OSError as error:
+            # Gone, or a symlink planted under the name (ELOOP): not ours. Anything else (EIO,
+            # EMFILE, EACCES) is the disk's trouble, not the file's: callers must not take it for
+            # a lost file (a held upload would be marked lost and its bytes swept as an orphan).
+            if isinstance(error, FileNotFoundError) or error.errno == errno.ELOOP:
+                raise NotStored(name) from error
+            raise StorageUnavailable(f"could not read {name}: {error.strerror}") from error
         file = os.fdopen(fd, "rb")
         size = os.fstat(fd).st_size
         return Opened(file, size)

@@ -17,8 +17,9 @@ It is safe to run twice at once: the row is read again under a lock (PostgreSQL)
 write lock (SQLite), and the second finds it gone. A job lost with Redis, or a worker stopped
 mid-way, leaves the row PROCESSING: ``flask evidence process`` picks up what is older than a
 minute (``pending_uploads``). Each decode begun is counted first (``attempts``), so a file that
-stops its worker every time is given up after MAX_ATTEMPTS instead of waiting forever. Nothing
-here commits: the caller passes ``commit``.
+stops its worker every time is given up after MAX_ATTEMPTS instead of waiting forever; a try whose
+decode finished and whose storing failed (S3 or the database down) is not counted. Nothing here
+commits itself: the caller passes ``commit``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from moderation_app.services.evidence.storage import (
     EvidenceRejected,
     EvidenceStore,
     HeldUpload,
+    PreparedImage,
     StagedFiles,
 )
 
@@ -133,7 +135,19 @@ def process_upload(upload_id: int, store: EvidenceStore, limits: EvidenceLimits,
         prepared = prepare_image(name, data, limits)
     except EvidenceRejected as error:
         return _fail(upload_id, str(error), commit, held_name=held_name, store=store)
+    try:
+        return _store(upload_id, prepared, held_name, store, commit)
+    except Exception:
+        # The decode finished: this try did not stop its worker, the store or the database
+        # failed after it (S3 down mid-job). Not counted, or a few minutes of an outage would
+        # give the file up and remove it; it stays processing for the next run.
+        db.session.rollback()
+        _uncount(upload_id, commit)
+        raise
 
+
+def _store(upload_id: int, prepared: PreparedImage, held_name: str, store: EvidenceStore,
+           commit: Callable[[], None]) -> Processed:
     with store.transaction() as staged:
         upload = _locked(upload_id)
         if upload is None:
@@ -154,6 +168,17 @@ def process_upload(upload_id: int, store: EvidenceStore, limits: EvidenceLimits,
         commit()  # last statement in the block: a failed commit removes the stored files
     _remove_held(store, held_name)
     return Processed(upload_id, "stored", evidence_id)
+
+
+def _uncount(upload_id: int, commit: Callable[[], None]) -> None:
+    try:
+        db.session.execute(update(EvidenceUpload).where(
+            EvidenceUpload.id == upload_id, EvidenceUpload.status == UploadStatus.PROCESSING,
+            EvidenceUpload.attempts > 0).values(attempts=EvidenceUpload.attempts - 1))
+        commit()
+    except Exception:  # the database is down too: the try counts, the error that stopped it is raised
+        db.session.rollback()
+        log.exception("could not uncount the try of upload %s", upload_id)
 
 
 def _locked(upload_id: int) -> EvidenceUpload | None:

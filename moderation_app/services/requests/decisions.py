@@ -84,8 +84,10 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
     # Approving or rejecting unseen evidence is not a fair decision; asking a question is fine.
     if decision is not Decision.REQUEST_INFO and (waiting := processing_count(deletion_request.id)):
         files = "screenshot is" if waiting == 1 else "screenshots are"
+        # Not "reload the page": after this refusal the page answers a POST, and reloading it
+        # sends the same decision again, taken as soon as the files are ready, unseen.
         raise DecisionRefused(f"{waiting} {files} still being processed; approve or reject once "
-                              "the evidence is shown (reload the page in a few seconds).")
+                              "the evidence is shown: this page says when it is ready.")
 
     status_before = deletion_request.status
     # An appeal's approve or reject is final; its request_info keeps it an appeal (appeals.py).

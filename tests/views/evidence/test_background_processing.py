@@ -24,6 +24,7 @@ from moderation_app.models import (
 )
 from moderation_app.security_log import logger as security_logger
 from moderation_app.services.evidence import processing
+from moderation_app.services.evidence.backends import StorageUnavailable
 from moderation_app.services.evidence.processing import GAVE_UP, LOST
 from moderation_app.sessions import LAST_SEEN_AT
 from tests.helpers.appeals import decide
@@ -34,6 +35,7 @@ from tests.helpers.marketplace import add_review
 from tests.helpers.requests import answer, ask_for_information, file_request, submit, submitted_id
 from tests.helpers.stored import (
     all_rows,
+    backend_class,
     load,
     nothing_stored,
     remove_stored,
@@ -196,6 +198,22 @@ def test_approve_and_reject_wait_for_the_evidence_but_a_question_can_be_asked(
         assert response.status_code == 303
     [decided] = events(app, "request.decided")
     assert decided["decision"] == "approve"
+
+
+def test_a_refused_approval_never_says_to_reload_its_page_and_links_to_the_page_instead(
+        app, seller, seller_client, agent_client, large_from_one_pixel):
+    # The refusal answers the POST: reloading it would send the approval again, unseen, as soon
+    # as the files are ready. The holder is pointed to a GET of the page instead.
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller)))
+        response = decide(agent_client, request_id, "approve", "The chat shows it clearly.")
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    [refusal] = re.findall(r'<p class="error-summary-title">(.*?)</p>', html, re.S)
+    assert refusal == ("1 screenshot is still being processed; approve or reject once the "
+                       "evidence is shown: this page says when it is ready.")
+    [notice] = re.findall(r"<p [^>]*data-processing-notice[^>]*>.*?</p>", html, re.S)
+    assert f'<a href="/requests/{request_id}">Open the page again</a>' in notice
 
 
 def test_a_question_is_allowed_while_processing(app, seller, seller_client, agent_client,
@@ -414,3 +432,52 @@ def test_polling_the_processing_count_does_not_keep_an_idle_session_alive(
     assert agent_client.get(f"/requests/{request_id}").status_code == 200  # a person's visit does
     with agent_client.session_transaction() as session:
         assert session[LAST_SEEN_AT] > before
+
+
+def test_a_failed_decode_found_by_the_sweep_is_in_the_security_log_too(
+        app, seller, seller_client, runner, caplog, large_from_one_pixel):
+    """The job's lost: `evidence process` decodes the file and finds it damaged. The operators see
+    that refusal as they do when the job finds it (docs/jobs.md: evidence.failed and the security
+    log)."""
+    caplog.set_level(logging.INFO, logger=security_logger.name)
+    whole = noisy_png()
+    with job_queue(app) as queue:
+        submitted_id(submit(seller_client, add_review(app, seller),
+                            files=[(whole[: len(whole) // 2], "cut.png")]))
+        queue.empty()  # Redis lost the job
+        result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
+    assert result.exit_code == 0, result.output
+    assert summary(result).startswith("0 stored, 1 could not be decoded")
+    refusals = [json.loads(record.getMessage().removeprefix("security ")) for record in caplog.records
+                if record.name == security_logger.name and "upload_refused" in record.getMessage()]
+    assert [(event["seller_id"], event["processed_later"]) for event in refusals] == [
+        (seller.id, True)]
+    assert "“cut.png” is damaged" in refusals[0]["reason"]
+
+
+def test_a_store_that_refuses_writes_leaves_the_file_processing_however_often_it_is_tried(
+        app, seller, seller_client, runner, monkeypatch, large_from_one_pixel):
+    """S3 down mid-job (the held file was read, the re-encoded one cannot be written): the decode
+    finished, so the try does not count towards giving the file up, and the held bytes are kept
+    for the run after the store is back."""
+    with job_queue(app) as queue:
+        request_id = submitted_id(submit(seller_client, add_review(app, seller)))
+        queue.empty()
+
+    def refuse(self, name, data):
+        raise StorageUnavailable(f"could not write {name}: the store is down")
+
+    monkeypatch.setattr(backend_class(app), "write", refuse)
+    for _ in range(processing.MAX_ATTEMPTS + 1):
+        result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
+        assert result.exit_code == 1 and "left processing (StorageUnavailable" in result.output
+    [held] = uploads(app)
+    assert (held.status, held.attempts) == (UploadStatus.PROCESSING, 0)
+    assert held_names(app) == [held.held_name] and evidence(app) == []
+    assert events(app, "evidence.failed") == []
+
+    monkeypatch.undo()
+    result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
+    assert result.exit_code == 0 and summary(result).startswith("1 stored")
+    assert uploads(app) == [] and held_names(app) == []
+    assert [row.request_id for row in evidence(app)] == [request_id]

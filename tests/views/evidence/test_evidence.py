@@ -5,8 +5,10 @@ tests/services/evidence/test_images.py."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
 import re
 import threading
 from datetime import timedelta
@@ -416,6 +418,28 @@ def test_a_file_missing_on_disk_answers_404_not_500(app, seller, seller_client):
     response = seller_client.get(f"/evidence/{evidence_id}")
 
     assert response.status_code == 404
+
+
+@local_storage_only
+@pytest.mark.parametrize("code", [errno.EIO, errno.EMFILE, errno.EACCES],
+                         ids=["EIO", "EMFILE", "EACCES"])
+def test_a_file_the_disk_cannot_read_for_now_is_a_503_not_a_missing_file(
+        app, seller, seller_client, monkeypatch, caplog, code):
+    # A 404 would tell the agent the evidence is gone; it is there, the disk is in trouble.
+    file_request(seller_client, add_review(app, seller), files=[(image_bytes(), "chat.png")])
+    [stored] = evidence_rows(app)
+    real_open = os.open
+
+    def failing(path, flags, *args, **kwargs):
+        if str(path).endswith(stored.stored_name):
+            raise OSError(code, os.strerror(code))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", failing)
+    response = seller_client.get(f"/evidence/{stored.id}")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "cannot reach its evidence store" in page_text(response)
+    assert "evidence file missing" not in caplog.text
 
 
 @local_storage_only
