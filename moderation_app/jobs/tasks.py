@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from flask import render_template
+from rq.timeouts import BaseTimeoutException
 from sqlalchemy.orm import Session
 
 from moderation_app.extensions import db
@@ -78,6 +79,11 @@ def process_evidence(request_id: int) -> None:
         for upload_id in request_pending(request_id):
             try:
                 done = process_held_upload(upload_id, store, limits)
+            except BaseTimeoutException:
+                # RQ's limit for the whole job, not one upload's trouble: stop here; the rest
+                # wait for `flask evidence process`.
+                db.session.rollback()
+                raise
             except Exception:  # noqa: BLE001  (S3 down, a database error: retried by the sweep)
                 db.session.rollback()
                 log.exception("evidence upload %s of request %s left processing",

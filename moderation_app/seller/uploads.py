@@ -7,7 +7,8 @@ upload costs the seller as if its files had been stored: they count against the 
 EVIDENCE_DAILY_QUOTA files in 24 hours, for 24 hours. Once it is spent, an upload is refused before
 any of its files is read.
 
-Stored files are counted from the evidence rows; refused ones in the app's one `limits` storage,
+Stored files are counted from the evidence rows, and large ones held for a job (or that then
+failed) from their evidence_uploads rows; refused ones in the app's one `limits` storage,
 the one the login throttle uses (RATELIMIT_STORAGE_URI, a moving 24-hour window per seller).
 memory:// counts per process, so several workers should share e.g. redis://.
 

@@ -67,7 +67,8 @@ def _decide(request_id: int, *, on_page: bool) -> ResponseReturnValue:
         decision = Decision(form.decision.data)
         template = template_used(form.reply_template.data, deletion_request.reason, decision)
         outcome = decide(actor, deletion_request, decision, form.note.data,
-                         form.internal_note.data or "", reply_template=template)
+                         form.internal_note.data or "", reply_template=template,
+                         evidence_shown=_count(form.evidence_shown.data))
         db.session.commit()
     except (DomainError, StaleDataError) as error:
         db.session.rollback()
@@ -97,6 +98,11 @@ def _decide(request_id: int, *, on_page: bool) -> ResponseReturnValue:
     if form.submit_and_next.data:
         return take_next()
     return to_detail(request_id)
+
+
+def _count(value: str | None) -> int | None:
+    """The form's evidence_shown; None (not checked) when absent, as from a script's post."""
+    return int(value) if value and value.isdigit() and len(value) < 7 else None
 
 
 @bp.route("/requests/<int:request_id>", methods=["POST"], endpoint="decide_on_page")

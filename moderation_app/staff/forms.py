@@ -28,6 +28,9 @@ class DecisionForm(FlaskForm):
     # The reply template the note started from, set by static/js/reply_templates.js; checked by
     # services.replies.template_used, which ignores anything that is not a fitting template's id.
     reply_template = HiddenField()
+    # How many screenshots the page showed (rendered from the page's evidence, never echoed back):
+    # services.requests.decisions refuses approve and reject when more were stored since.
+    evidence_shown = HiddenField()
     submit = SubmitField("Record decision")
     submit_and_next = SubmitField("Record and take the next")
 

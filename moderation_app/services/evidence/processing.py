@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ScalarSelect, func, select, update
 
 from moderation_app.database import utcnow
 from moderation_app.extensions import db
@@ -85,10 +85,17 @@ def processing_count(request_id: int) -> int:
         EvidenceUpload.status == UploadStatus.PROCESSING)) or 0
 
 
-def uploads_since(seller_id: int, since) -> int:
-    """The seller's held and failed files since then, for the upload quota."""
-    return db.session.scalar(select(func.count()).select_from(EvidenceUpload).where(
-        EvidenceUpload.uploaded_by_id == seller_id, EvidenceUpload.created_at >= since)) or 0
+def stored_evidence_count(request_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Evidence).where(
+        Evidence.request_id == request_id)) or 0
+
+
+def uploads_since(seller_id: int, since) -> ScalarSelect[int]:
+    """The seller's held and failed files since then, for the upload quota: a subquery, counted
+    in one statement with the stored files, so a file stored in between is counted once."""
+    return select(func.count()).select_from(EvidenceUpload).where(
+        EvidenceUpload.uploaded_by_id == seller_id, EvidenceUpload.created_at >= since
+    ).scalar_subquery()
 
 
 def pending_uploads(older_than: timedelta = SWEEP_AFTER) -> list[int]:

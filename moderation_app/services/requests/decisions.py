@@ -29,7 +29,7 @@ from moderation_app.models.requests import (
 from moderation_app.models.users import User
 from moderation_app.services.audit.log import record_event
 from moderation_app.services.errors import DomainError
-from moderation_app.services.evidence.processing import processing_count
+from moderation_app.services.evidence.processing import processing_count, stored_evidence_count
 from moderation_app.services.marketplace.ratings import SellerRating, seller_rating
 from moderation_app.services.notifications.outbox import enqueue as enqueue_notification
 from moderation_app.services.requests.appeals import refuse_first_decider
@@ -67,9 +67,11 @@ class DecisionOutcome:
 
 
 def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, note: str,
-           internal_note: str = "", reply_template: ReplyTemplate | None = None) -> DecisionOutcome:
+           internal_note: str = "", reply_template: ReplyTemplate | None = None,
+           evidence_shown: int | None = None) -> DecisionOutcome:
     """`note` is shown to the seller (the reason, or the question for request_info);
-    `reply_template` is the template the note started from, if any (services/replies.py)."""
+    `reply_template` is the template the note started from, if any (services/replies.py);
+    `evidence_shown` is how many screenshots the decider's page showed, when known."""
     note, internal_note = note.strip(), internal_note.strip()
     if not deletion_request.is_open:
         raise DecisionRefused(f"This request is already {deletion_request.status.label.lower()}; "
@@ -88,6 +90,14 @@ def decide(actor: User, deletion_request: DeletionRequest, decision: Decision, n
         # sends the same decision again, taken as soon as the files are ready, unseen.
         raise DecisionRefused(f"{waiting} {files} still being processed; approve or reject once "
                               "the evidence is shown: this page says when it is ready.")
+    # A page opened while files were processing can be posted after they were stored (the job
+    # adds evidence without changing the request): decide only on what the page showed.
+    if decision is not Decision.REQUEST_INFO and evidence_shown is not None:
+        added = stored_evidence_count(deletion_request.id) - evidence_shown
+        if added > 0:
+            raise DecisionRefused(
+                f"{added} screenshot{'s were' if added != 1 else ' was'} added since this page was "
+                "opened; look at the evidence above, then record the decision again.")
 
     status_before = deletion_request.status
     # An appeal's approve or reject is final; its request_info keeps it an appeal (appeals.py).

@@ -123,10 +123,11 @@ def check_upload_quota(seller: User, new_files: int, quota: int, refused: int = 
     files of the seller's refused uploads in that time (the caller keeps that count), which cost
     as much to check as to store."""
     since = utcnow() - timedelta(days=1)
-    uploaded = db.session.scalar(select(func.count()).select_from(Evidence).where(
-        Evidence.uploaded_by_id == seller.id, Evidence.created_at >= since)) or 0
-    # Files held for processing, and those that then failed (a processed one is an Evidence row).
-    uploaded += uploads_since(seller.id, since)
+    stored = select(func.count()).select_from(Evidence).where(
+        Evidence.uploaded_by_id == seller.id, Evidence.created_at >= since).scalar_subquery()
+    # Plus files held for processing, and those that then failed (a processed one is an Evidence
+    # row): one statement, one snapshot, while a job may be turning one into the other.
+    uploaded = db.session.scalar(select(stored + uploads_since(seller.id, since))) or 0
     if uploaded + refused + new_files > quota:
         left = max(quota - uploaded - refused, 0)
         counting = ", counting files that could not be accepted" if refused else ""

@@ -5,9 +5,11 @@ decisions that need the evidence refused meanwhile; a Redis outage and a lost jo
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 
@@ -32,6 +34,7 @@ from tests.helpers.clients import page_text
 from tests.helpers.images import image_bytes, noisy_png
 from tests.helpers.jobs import UNREACHABLE_REDIS_URL, job_queue, run_worker
 from tests.helpers.marketplace import add_review
+from tests.helpers.s3 import local_storage_only
 from tests.helpers.requests import answer, ask_for_information, file_request, submit, submitted_id
 from tests.helpers.stored import (
     all_rows,
@@ -214,6 +217,49 @@ def test_a_refused_approval_never_says_to_reload_its_page_and_links_to_the_page_
                        "evidence is shown: this page says when it is ready.")
     [notice] = re.findall(r"<p [^>]*data-processing-notice[^>]*>.*?</p>", html, re.S)
     assert f'<a href="/requests/{request_id}">Open the page again</a>' in notice
+
+
+def shown_count(html: str) -> str:
+    [value] = re.findall(r'name="evidence_shown" type="hidden" value="(\d+)"', html)
+    return value
+
+
+def test_a_page_opened_while_processing_cannot_approve_what_it_never_showed(
+        app, seller, seller_client, agent_client, large_from_one_pixel):
+    """The worker stores the file after the holder opened the page: the page's form says it
+    showed no screenshot, so approving from it is refused and the page comes back with the
+    evidence and a form that counts it; a question does not need the evidence."""
+    note = "The chat shows it clearly."
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller)))
+        agent_client.post_form(f"/requests/{request_id}/claim")
+        opened = shown_count(agent_client.get(f"/requests/{request_id}").get_data(as_text=True))
+        assert opened == "0"
+        assert run_worker(app)
+        for decision in ("approve", "reject"):
+            response = agent_client.post_form(f"/requests/{request_id}", {
+                "decision": decision, "note": note, "evidence_shown": opened})
+            assert response.status_code == 409
+            assert ("1 screenshot was added since this page was opened; look at the evidence "
+                    "above, then record the decision again.") in page_text(response)
+        assert events(app, "request.decided") == []
+        html = response.get_data(as_text=True)
+        assert "Evidence (1)" in page_text(response) and note in html
+        response = agent_client.post_form(f"/requests/{request_id}", {
+            "decision": "approve", "note": note, "evidence_shown": shown_count(html)})
+    assert response.status_code == 303
+    assert [item["decision"] for item in events(app, "request.decided")] == ["approve"]
+
+
+def test_a_stale_page_may_still_ask_a_question(app, seller, seller_client, agent_client,
+                                               large_from_one_pixel):
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller)))
+        assert run_worker(app)
+        agent_client.post_form(f"/requests/{request_id}/claim")
+        response = agent_client.post_form(f"/requests/{request_id}", {
+            "decision": "request_info", "note": "Which offer is it about?", "evidence_shown": "0"})
+    assert response.status_code == 303
 
 
 def test_a_question_is_allowed_while_processing(app, seller, seller_client, agent_client,
@@ -404,6 +450,29 @@ def test_one_upload_that_errors_does_not_stop_the_others(app, seller, seller_cli
         ("chat-1.png", UploadStatus.PROCESSING)]
 
 
+def test_a_job_past_its_timeout_stops_instead_of_going_on_with_the_next_file(
+        app, seller, seller_client, monkeypatch, large_from_one_pixel):
+    """RQ's timeout (SIGALRM) is not one upload's trouble: the job ends there, its try counted;
+    what is left waits for the sweep rather than running on past the limit."""
+    app.config["JOBS_TIMEOUT_SECONDS"] = 1
+    real_prepare = processing.prepare_image
+
+    def slow_first(name, data, limits):
+        if name == "chat-1.png":
+            time.sleep(5)
+        return real_prepare(name, data, limits)
+
+    with job_queue(app):
+        submitted_id(submit(seller_client, add_review(app, seller), files=SCREENSHOTS))
+        monkeypatch.setattr(processing, "prepare_image", slow_first)
+        started = time.monotonic()
+        run_worker(app)
+        assert time.monotonic() - started < 4
+    assert evidence(app) == []
+    assert [(row.original_filename, row.status, row.attempts) for row in uploads(app)] == [
+        ("chat-1.png", UploadStatus.PROCESSING, 1), ("chat-2.jpg", UploadStatus.PROCESSING, 0)]
+
+
 def test_a_failed_decode_is_in_the_security_log(app, seller, seller_client, caplog,
                                                  large_from_one_pixel):
     caplog.set_level(logging.INFO, logger=security_logger.name)
@@ -480,4 +549,32 @@ def test_a_store_that_refuses_writes_leaves_the_file_processing_however_often_it
     result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
     assert result.exit_code == 0 and summary(result).startswith("1 stored")
     assert uploads(app) == [] and held_names(app) == []
+    assert [row.request_id for row in evidence(app)] == [request_id]
+
+
+@local_storage_only
+def test_a_held_file_the_disk_cannot_read_for_now_stays_processing_not_lost(
+        app, seller, seller_client, runner, monkeypatch, large_from_one_pixel):
+    """EIO on the held file is the disk's trouble: the upload is not marked lost (its bytes would
+    then be swept as an orphan), the try is not counted, and the next run stores it."""
+    with job_queue(app) as queue:
+        request_id = submitted_id(submit(seller_client, add_review(app, seller)))
+        queue.empty()
+    real_open = os.open
+
+    def failing(path, flags, *args, **kwargs):
+        if str(path).endswith(".upload"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", failing)
+    result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
+    assert result.exit_code == 1 and "left processing (StorageUnavailable" in result.output
+    [held] = uploads(app)
+    assert (held.status, held.attempts) == (UploadStatus.PROCESSING, 0)
+    assert held_names(app) == [held.held_name] and events(app, "evidence.failed") == []
+
+    monkeypatch.undo()
+    result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
+    assert result.exit_code == 0 and summary(result).startswith("1 stored")
     assert [row.request_id for row in evidence(app)] == [request_id]
