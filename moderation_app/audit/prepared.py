@@ -48,8 +48,8 @@ from moderation_app.transactions import writing
 QUEUE_DOWN = ("The desk cannot start exports right now: the job queue (Redis) does not answer, "
               "so nothing was exported. Try again in a few minutes, or use Export CSV / Export "
               "JSON Lines on the audit log, which stream at once.")
-# While an export is queued or running, the list reloads itself this often (a meta refresh:
-# no script, nothing the CSP has to allow).
+# While an export is queued or running, the list reloads itself this often (static/js/refresh.js;
+# not a meta refresh, which would wipe the export form while a manager fills it in).
 REFRESH_SECONDS = 3
 _READ_BYTES = 256 * 1024
 
