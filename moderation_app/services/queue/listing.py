@@ -21,12 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import aliased, contains_eager, defer
 
 from moderation_app.extensions import db
-from moderation_app.models.evidence import Evidence
+from moderation_app.models.evidence import Evidence, EvidenceUpload, UploadStatus
 from moderation_app.models.requests import FINAL_STATUSES, DeletionRequest, Reason, RequestStatus
 from moderation_app.models.users import User
 from moderation_app.services.counters import counts as request_counts
@@ -74,6 +74,8 @@ class QueueFilters:
 class QueueRow:
     request: DeletionRequest
     evidence_count: int
+    # Large screenshots a job is still decoding (services/evidence/processing.py).
+    processing_count: int
     # Open requests: how long they have waited in the current court (see waiting_since).
     # Closed ones: how long they took to close.
     age: timedelta
@@ -179,14 +181,21 @@ def rows_query(filters: QueueFilters, viewer: User, position: tuple[datetime, in
     return query
 
 
-def _evidence_counts(request_ids: list[int]) -> dict[int, int]:
+def _evidence_counts(request_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per request: (files stored, files still processing), in one statement."""
     if not request_ids:
         return {}
-    return dict(db.session.execute(
-        select(Evidence.request_id, func.count())
-        .where(Evidence.request_id.in_(request_ids))
-        .group_by(Evidence.request_id)
-    ).all())
+    stored = (select(Evidence.request_id, literal(False).label("processing"), func.count())
+              .where(Evidence.request_id.in_(request_ids)).group_by(Evidence.request_id))
+    held = (select(EvidenceUpload.request_id, literal(True), func.count())
+            .where(EvidenceUpload.request_id.in_(request_ids),
+                   EvidenceUpload.status == UploadStatus.PROCESSING)
+            .group_by(EvidenceUpload.request_id))
+    counts: dict[int, tuple[int, int]] = {}
+    for request_id, processing, count in db.session.execute(union_all(stored, held)):
+        done, waiting = counts.get(request_id, (0, 0))
+        counts[request_id] = (done, count) if processing else (count, waiting)
+    return counts
 
 
 @dataclass(frozen=True)
@@ -255,17 +264,20 @@ def _closed_at(request: DeletionRequest) -> datetime | None:
     return request.decided_at
 
 
-def _row(request: DeletionRequest, evidence_count: int, holder_email: str | None,
+def _row(request: DeletionRequest, evidence: tuple[int, int], holder_email: str | None,
          decider_email: str | None, now: datetime, response_target: timedelta) -> QueueRow:
+    evidence_count, processing_count = evidence
     if request.status in FINAL_STATUSES:
         closed_at = _closed_at(request) or now
         closed_by = request.seller.email if request.status is RequestStatus.WITHDRAWN else decider_email
         age = closed_at - request.submitted_at
-        return QueueRow(request=request, evidence_count=evidence_count, age=age,
+        return QueueRow(request=request, evidence_count=evidence_count,
+                        processing_count=processing_count, age=age,
                         overdue=age > response_target, holder_email=None,
                         closed_by_email=closed_by, closed_at=closed_at)
     age = now - request.waiting_since
-    return QueueRow(request=request, evidence_count=evidence_count, age=age,
+    return QueueRow(request=request, evidence_count=evidence_count,
+                    processing_count=processing_count, age=age,
                     overdue=request.status in AGENTS_COURT and age > response_target,
                     holder_email=holder_email)
 
@@ -280,7 +292,7 @@ def queue_page(filters: QueueFilters, viewer: User, cursor: str | None, page_siz
         rows_query(filters, viewer, decode_cursor(cursor), page_size + 1, now)).all()
     page, more = fetched[:page_size], len(fetched) > page_size
     evidence = _evidence_counts([request.id for request, _, _ in page])
-    rows = [_row(request, evidence.get(request.id, 0), holder_email, decider_email, now,
+    rows = [_row(request, evidence.get(request.id, (0, 0)), holder_email, decider_email, now,
                  response_target)
             for request, holder_email, decider_email in page]
     last = page[-1][0] if page else None

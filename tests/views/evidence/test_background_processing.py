@@ -369,6 +369,21 @@ def test_the_holder_is_told_why_approve_and_reject_wait(app, seller, seller_clie
     assert "2 screenshots are still being processed: approve and reject wait" in page
 
 
+def test_the_queue_counts_files_still_processing_apart_from_the_stored_ones(
+        app, seller, seller_client, agent_client, large_from_one_pixel):
+    def evidence_cell(request_id: int) -> str:
+        html = agent_client.get("/queue").get_data(as_text=True)
+        row = re.search(rf'<tr[^>]*>(?:(?!</tr>).)*?/requests/{request_id}".*?</tr>', html, re.S)
+        cell = re.search(r'class="queue-evidence"[^>]*>(.*?)</td>', row.group(0), re.S)
+        return " ".join(re.sub(r"<[^>]+>", " ", cell.group(1)).split())
+
+    with job_queue(app):
+        request_id = submitted_id(submit(seller_client, add_review(app, seller), files=SCREENSHOTS))
+        assert evidence_cell(request_id) == "0 files · 2 processing"
+        assert run_worker(app)
+    assert evidence_cell(request_id) == "2 files"
+
+
 @pytest.mark.parametrize("fail", [_fail_recording_the_audit_event, _fail_the_commit],
                          ids=["audit event", "commit"])
 def test_a_filing_that_fails_after_holding_its_files_leaves_no_row_and_no_file(
