@@ -37,11 +37,12 @@ from moderation_app.models import (  # noqa: E402
     RequestStatus,
     Review,
 )
+from moderation_app.models.exports import AuditExport, ExportFormat  # noqa: E402
 from moderation_app.models.requests import Decision, Reason  # noqa: E402
 from moderation_app.models.users import Role  # noqa: E402
 from moderation_app.services.accounts import find_user, invite  # noqa: E402
 from moderation_app.services.requests.claims import claim  # noqa: E402
-from moderation_app.services.evidence.processing import process_upload  # noqa: E402
+from moderation_app.services.evidence.processing import process_upload, request_pending  # noqa: E402
 from moderation_app.services.evidence.storage import HeldUpload  # noqa: E402
 from moderation_app.services.requests.decisions import decide  # noqa: E402
 from moderation_app.services.requests.filing import submit_request  # noqa: E402
@@ -251,6 +252,20 @@ def main() -> None:
                       db.session.get(DeletionRequest, held_request), claim_lease())
                 db.session.commit()
             shoot("agent-evidence-processing", f"/requests/{held_request}", "agent", full_page=False)
+
+            def approve_while_the_job_stores_it(page) -> None:
+                """The holder approves from the page opened while the file was processing."""
+                page.check("input[name=decision][value=approve]")
+                page.fill("textarea[name=note]", "The chat shows the buyer meant the logo offer.")
+                with app.app_context():
+                    for upload_id in request_pending(held_request):
+                        process_upload(upload_id, evidence_store(), evidence_limits(),
+                                       commit=db.session.commit)
+                page.get_by_role("button", name="Record decision", exact=True).click()
+                page.wait_for_load_state()
+
+            shoot("agent-evidence-added-meanwhile", f"/requests/{held_request}", "agent",
+                  full_page=False, then=approve_while_the_job_stores_it, phone=False)
             shoot("agent-appealed-tab", "/queue?status=appealed", "agent")
             shoot("agent-appeal", f"/requests/{appealed_request}", "agent")
             shoot("manager-request-approved", f"/requests/{approved_request}", "manager")
@@ -261,6 +276,12 @@ def main() -> None:
             shoot("manager-webhooks", "/webhooks", "manager")
             shoot("manager-webhook-event", "/webhooks/2", "manager")
             shoot("manager-audit-exports", "/audit/exports", "manager", then=prepare_export)
+            with app.app_context():  # one still waiting for a worker: the list updates itself
+                db.session.add(AuditExport(requested_by_id=find_user(login_for("manager")[0]).id,
+                                           format=ExportFormat.JSONL))
+                db.session.commit()
+            shoot("manager-audit-exports-in-progress", "/audit/exports", "manager",
+                  then=lambda page: page.fill("input[name=actor]", "ana"))
             shoot("manager-email-rejection", f"/notifications/{rejection_mail}", "manager")
             shoot("manager-email-question", f"/notifications/{question_mail}", "manager")
             # Another agent upholds the appeal: the seller's final e-mail.

@@ -379,7 +379,7 @@ def test_the_queue_counts_files_still_processing_apart_from_the_stored_ones(
 
     with job_queue(app):
         request_id = submitted_id(submit(seller_client, add_review(app, seller), files=SCREENSHOTS))
-        assert evidence_cell(request_id) == "0 files · 2 processing"
+        assert evidence_cell(request_id) == "0 files + 2 processing"
         assert run_worker(app)
     assert evidence_cell(request_id) == "2 files"
 
