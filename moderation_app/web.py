@@ -183,6 +183,9 @@ def _api_http_error(error: HTTPException, code: int, headers: Headers):
         message = "There is no such API endpoint (see docs/api.md)."
     if code == 405:
         message = f"{request.method} is not allowed here; allowed: {headers.get('Allow', '')}."
+    if code == 413:  # werkzeug's "The data value transmitted exceeds the capacity limit."
+        message = (f"The body is over {request.max_content_length} bytes; nothing was read or "
+                   "written. Send the records in smaller calls.")
     if code == 429:
         headers.setdefault("Retry-After", "60")
     return api_error(code, message, headers)

@@ -33,6 +33,20 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1_000
 
 
+def _not_json(constant: str) -> None:
+    """NaN, Infinity and -Infinity: Python's json reads them, JSON (RFC 8259) has no such value."""
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _refuse_a_stream_past_the_cap(raw: bytes) -> None:
+    """A chunked body (no Content-Length) is cut at API_MAX_BODY_BYTES by Werkzeug's stream,
+    which then reports the cut part as the whole body: one byte more waiting means it was over."""
+    cap = request.max_content_length
+    if request.content_length is None and cap is not None and len(raw) >= cap:
+        if request.environ["wsgi.input"].read(1):
+            abort(413)
+
+
 def _json_records() -> list[Any]:
     if request.mimetype != "application/json":
         abort(415, description="Send the records as 'Content-Type: application/json'.")
@@ -40,12 +54,15 @@ def _json_records() -> list[Any]:
     if charset.lower() not in ("utf-8", "utf8"):
         abort(415, description="Send the body in UTF-8.")
     raw = request.get_data(cache=False)  # past API_MAX_BODY_BYTES: 413 (web.DeskRequest)
+    _refuse_a_stream_past_the_cap(raw)
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
     except UnicodeDecodeError:
         abort(400, description="The body is not valid UTF-8.")
     except ValueError as error:  # JSONDecodeError, or an integer past the conversion limit
         abort(400, description=f"The body is not valid JSON ({getattr(error, 'msg', error)}).")
+    except RecursionError:  # [[[[…]]]] deeper than the interpreter's stack
+        abort(400, description="The body is not valid JSON (nested too deeply).")
     if not isinstance(body, list):
         abort(400, description="The body must be a JSON array of review records.")
     if len(body) > MAX_RECORDS_PER_CALL:
@@ -54,7 +71,8 @@ def _json_records() -> list[Any]:
     return body
 
 
-@bp.route("/reviews", methods=["POST"])
+# No automatic OPTIONS: its answer would be an empty HTML page, and every answer here is JSON.
+@bp.route("/reviews", methods=["POST"], provide_automatic_options=False)
 @token_required
 @accepts_json_body
 def receive_reviews():
@@ -108,7 +126,8 @@ def _instant(name: str) -> datetime | None:
 
 def _limit() -> int:
     raw = request.args.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # ASCII digits only: str.isdigit() also admits '²' (int() refuses it) and '١٠' (int() reads 10).
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= MAX_LIMIT:
         abort(400, description=f"limit must be a whole number from 1 to {MAX_LIMIT}.")
     return int(raw)
 
@@ -141,7 +160,7 @@ def _item(change: RequestChange) -> dict[str, Any]:
     }
 
 
-@bp.route("/requests")
+@bp.route("/requests", provide_automatic_options=False)
 @token_required
 def changed_request_list():
     """Requests changed since `updated_since` (or after `cursor`), oldest change first."""

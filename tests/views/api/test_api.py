@@ -245,6 +245,9 @@ def test_more_than_1000_records_are_refused_whole(app, client, token):
     (b"[", "application/json", 400),
     (b'{"review_id": "R-1"}', "application/json", 400),
     (b'["caf\xe9"]', "application/json", 400),
+    (b"[" * 100_000 + b"]" * 100_000, "application/json", 400),  # was a RecursionError: 500
+    (b'[{"review_id": "R-1", "ratings": {"fulfillment": NaN}}]', "application/json", 400),
+    (b"[Infinity]", "application/json", 400),
 ])
 def test_a_body_that_is_not_a_json_array_is_refused_with_a_json_error(app, client, token, body,
                                                                      content_type, status):
@@ -261,7 +264,35 @@ def test_a_body_over_the_cap_gets_413_json(app, client, token):
     response = post_reviews(client, token, [record(n) for n in range(1, 60)])
 
     assert response.status_code == 413 and response.is_json
+    assert response.json == {"error": "too_large", "message": "The body is over 10000 bytes; "
+                             "nothing was read or written. Send the records in smaller calls."}
     assert review_ids(app) == set()
+
+
+def test_a_chunked_body_over_the_cap_gets_413_not_a_json_error_on_its_cut_part(app, client, token):
+    """Without Content-Length (chunked, the server terminating the stream) Werkzeug cuts the body
+    at the cap and hands over the part: it must not be parsed as if it were the whole body."""
+    app.config["API_MAX_BODY_BYTES"] = 10_000
+    body = json.dumps([record(1)]).encode() + b" " * 20_000
+    fits = json.dumps([record(2)]).encode()
+
+    responses = [client.post("/api/v1/reviews", data=data, content_type="application/json",
+                             headers={**bearer(token), "Transfer-Encoding": "chunked"},
+                             environ_overrides={"wsgi.input_terminated": True})
+                 for data in (body, fits)]
+
+    assert [response.status_code for response in responses] == [413, 200]
+    assert responses[0].is_json and responses[0].json["error"] == "too_large"
+    assert review_ids(app) == {record(2)["review_id"]}
+
+
+def test_options_under_the_api_answers_json_not_an_empty_page(app, client, token):
+    for path, allowed in (("/api/v1/reviews", "POST"), ("/api/v1/requests", "GET")):
+        response = client.options(path, headers=bearer(token))
+
+        assert response.status_code == 405 and response.is_json
+        assert response.json["error"] == "method_not_allowed"
+        assert allowed in response.headers["Allow"]
 
 
 def test_unknown_paths_and_methods_under_the_api_answer_json(app, client, token):
@@ -347,6 +378,9 @@ def test_recent_changes_wait_for_the_settle_margin(app, client, token, seller_id
     ({"updated_since": SINCE, "limit": "-1"}, "limit must be"),
     ({"cursor": "not-a-cursor"}, "cursor is not one this API returned"),
     ({"cursor": "x" * 500}, "cursor is not one"),
+    ({"updated_since": SINCE, "limit": "\u00b2"}, "limit must be"),  # isdigit(), int() refuses: 500
+    ({"updated_since": SINCE, "limit": "\u0661\u0660"}, "limit must be"),  # Arabic-Indic 10
+    ({"updated_since": SINCE, "limit": "1" * 5000}, "limit must be"),  # int()'s digit limit: 500
 ])
 def test_bad_parameters_get_400_with_a_clear_message(app, client, token, params, message):
     response = get_requests(client, token, **params)
