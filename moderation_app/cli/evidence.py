@@ -13,7 +13,11 @@ from moderation_app.jobs.tasks import process_held_upload
 from moderation_app.services.evidence.backends import S3Objects, StorageUnavailable, parse_s3_location
 from moderation_app.services.evidence.gc import DEFAULT_MIN_AGE, collect_garbage
 from moderation_app.services.evidence.migrate import migrate_evidence
-from moderation_app.services.evidence.processing import SWEEP_AFTER, pending_uploads
+from moderation_app.services.evidence.processing import (
+    SWEEP_AFTER,
+    pending_uploads,
+    recent_uploads_count,
+)
 from moderation_app.settings import evidence_limits, evidence_store, s3_settings
 
 evidence_cli = AppGroup("evidence", help="Look after the stored evidence files.")
@@ -116,6 +120,7 @@ def evidence_process(older_than_seconds: int) -> None:
     any could not be processed now (the store unreachable, a database error); those are tried
     again on the next run."""
     ids = pending_uploads(timedelta(seconds=older_than_seconds))
+    recent = recent_uploads_count(timedelta(seconds=older_than_seconds))
     db.session.rollback()
     counts = {"stored": 0, "failed": 0, "gone": 0, "left": 0}
     store, limits = evidence_store(), evidence_limits()
@@ -131,6 +136,8 @@ def evidence_process(older_than_seconds: int) -> None:
         counts[done.outcome] += 1
         click.echo(f"upload {upload_id}: {done.outcome}")
     click.echo(f"{counts['stored']} stored, {counts['failed']} could not be decoded, "
-               f"{counts['gone']} already done elsewhere, {counts['left']} left processing")
+               f"{counts['gone']} already done elsewhere, {counts['left']} left processing"
+               + (f"; {recent} younger than {older_than_seconds} s left to their job" if recent
+                  else ""))
     if counts["left"]:
         sys.exit(1)

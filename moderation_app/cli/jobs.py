@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from moderation_app.jobs import has_queue, work
+from moderation_app.jobs import JobsUnavailable, has_queue, work
 
 jobs_cli = AppGroup("jobs", help="Run the desk's background jobs (RQ on REDIS_URL).")
 
@@ -22,4 +22,8 @@ def worker(burst: bool, name: str | None) -> None:
     if not has_queue(app):
         raise click.ClickException("REDIS_URL is not set: jobs run inline in the desk's own "
                                    "processes, and there is nothing for a worker to do.")
-    work(app, burst=burst, name=name)
+    try:
+        work(app, burst=burst, name=name)
+    except JobsUnavailable as error:
+        raise click.ClickException(f"cannot start: {error}. Start Redis or correct REDIS_URL; "
+                                   "a worker that loses Redis later waits for it.") from None

@@ -111,9 +111,17 @@ class DeskWorker(SimpleWorker):
 
 def work(app: Flask, *, burst: bool = False, name: str | None = None) -> bool:
     """Works the app's queue until stopped (SIGTERM or Ctrl-C: after the job in flight), or
-    until it is empty with `burst`. True if any job ran."""
+    until it is empty with `burst`. True if any job ran. JobsUnavailable when Redis does not
+    answer at start-up."""
     config = app.config
     connection = _redis(config["REDIS_URL"], worker=True)
     queue = Queue(config["JOBS_QUEUE"], connection=connection)
-    worker = DeskWorker([queue], connection=connection, name=name, app=app)
+    try:
+        # RQ retries a Redis lost while it waits for jobs, but not one missing at start-up: that
+        # is a traceback from deep inside redis-py. Say it in one line (the error names host and
+        # port, never the URL's password); a supervisor restarting the worker tries again.
+        worker = DeskWorker([queue], connection=connection, name=name, app=app)
+    except RedisError as error:
+        raise JobsUnavailable(f"the job queue could not be reached ({type(error).__name__}: "
+                              f"{error})") from error
     return worker.work(burst=burst, logging_level="INFO")

@@ -106,6 +106,15 @@ def pending_uploads(older_than: timedelta = SWEEP_AFTER) -> list[int]:
         .order_by(EvidenceUpload.created_at, EvidenceUpload.id)))
 
 
+def recent_uploads_count(younger_than: timedelta = SWEEP_AFTER) -> int:
+    """Uploads still processing that were held less than `younger_than` ago: normally still with
+    their job, so the sweep leaves them alone and says how many."""
+    return db.session.scalar(
+        select(func.count()).select_from(EvidenceUpload)
+        .where(EvidenceUpload.status == UploadStatus.PROCESSING,
+               EvidenceUpload.created_at > utcnow() - younger_than)) or 0
+
+
 @dataclass(frozen=True)
 class Processed:
     upload_id: int

@@ -124,3 +124,16 @@ def test_a_delivered_email_can_be_read_too_and_an_unknown_one_is_404(
     assert "Accepted by the mail server" in body and "Fits the blackmail rule." in body
     assert manager_client.get(f"/notifications/{notification.id + 1}").status_code == 404
     assert manager_client.get(f"/notifications/{notification.id + 1}/message.html").status_code == 404
+
+
+def test_one_failed_attempt_reads_as_one_attempt(app, seller, seller_client, agent_client,
+                                                 manager_client):
+    app.config["SMTP_URL"] = "smtp://127.0.0.1:2525"
+    decided(agent_client, filed(app, seller_client, seller), "reject")
+    (row,) = outbox(app)
+    set_outbox_state(app, row.id, attempts=1, last_error="SMTPConnectError: 421 busy",
+                     next_attempt_at=utcnow() + timedelta(minutes=4))
+
+    page = page_text(manager_client.get(f"/notifications/{row.id}"))
+
+    assert "1 attempt failed, next" in page and "1 attempts" not in page

@@ -81,3 +81,13 @@ def test_the_worker_command_refuses_to_start_without_redis(app, runner):
     result = runner.invoke(args=["jobs", "worker", "--burst"])
 
     assert result.exit_code == 1 and "REDIS_URL is not set" in result.output
+
+
+def test_the_worker_command_says_in_one_line_that_redis_does_not_answer_at_start_up(app, runner):
+    app.config.update(REDIS_URL="redis://:s3cret@127.0.0.1:1/0", JOBS_QUEUE="unreachable")
+
+    result = runner.invoke(args=["jobs", "worker", "--burst"])
+
+    assert result.exit_code == 1, result.output
+    assert "cannot start: the job queue could not be reached (ConnectionError" in result.output
+    assert "127.0.0.1:1" in result.output and "s3cret" not in result.output

@@ -4,6 +4,8 @@ tests/views/test_access.py; the retry itself: tests/cli/test_webhooks_send.py.)"
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import update
 
 from moderation_app.database import utcnow
@@ -11,7 +13,7 @@ from moderation_app.extensions import db
 from moderation_app.models import WebhookEvent, WebhookStatus
 from tests.helpers.clients import page_text
 from tests.helpers.notifications import decided, filed
-from tests.helpers.webhooks import webhook_events
+from tests.helpers.webhooks import SECRET, webhook_events
 
 
 def test_the_list_comes_in_keyset_pages_newest_first(app, seller, seller_client, agent_client,
@@ -59,3 +61,20 @@ def test_an_events_page_shows_its_body_and_the_nav_links_it(app, seller, seller_
     assert 'href="/webhooks"' in page_text(manager_client.get("/dashboard"))
     assert manager_client.get(f"/webhooks/{event.id + 1}").status_code == 404
     assert manager_client.post_form(f"/webhooks/{event.id + 1}/retry", {"confirm": "y"}).status_code == 404
+
+
+def test_one_failed_attempt_reads_as_one_attempt(app, seller, seller_client, agent_client,
+                                                 manager_client):
+    app.config.update(MARKETPLACE_WEBHOOK_URL="http://127.0.0.1:9/hook",
+                      MARKETPLACE_WEBHOOK_SECRET=SECRET)
+    decided(agent_client, filed(app, seller_client, seller), "request_info")
+    (event,) = webhook_events(app)
+    with app.app_context():
+        db.session.execute(update(WebhookEvent).values(
+            attempts=1, last_error="HTTP 503 Service Unavailable", last_attempt_at=utcnow(),
+            failing_since=utcnow(), next_attempt_at=utcnow() + timedelta(seconds=30)))
+        db.session.commit()
+
+    for page in (page_text(manager_client.get("/webhooks")),
+                 page_text(manager_client.get(f"/webhooks/{event.id}"))):
+        assert "1 attempt failed, next" in page and "1 attempts" not in page
