@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,15 @@ def test_created_at_in_another_timezone_is_stored_in_utc(app, runner, tmp_path):
 
     assert result.exit_code == 0, result.output
     assert stored_review(app, "R-1001").created_at == datetime(2026, 10, 1, 12, 30, tzinfo=UTC)
+
+
+def test_a_review_a_few_hours_ahead_of_the_desks_clock_is_accepted(app, runner, tmp_path):
+    # The marketplace's clock may run ahead of the desk's; a day is allowed for it.
+    ahead = (datetime.now(UTC) + timedelta(hours=6)).replace(microsecond=0)
+    result = import_lines(runner, tmp_path, [record(created_at=ahead.isoformat())])
+
+    assert result.exit_code == 0, result.output
+    assert stored_review(app, "R-1001").created_at == ahead
 
 
 def test_imported_time_compares_equal_in_sql_to_the_same_time_written_by_the_app(app, runner, tmp_path):

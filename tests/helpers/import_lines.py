@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -50,6 +51,9 @@ def with_rating(key: str, value: Any) -> bytes:
     ratings = {"fulfillment": 5, "start_time": 4, "communication": 2, key: value}
     return with_overrides(ratings=ratings)
 
+
+# Past the day of slack allowed for a marketplace clock that runs ahead (lines.FUTURE_SLACK).
+TWO_DAYS_AHEAD = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0).isoformat()
 
 REJECTED_LINES = [
     pytest.param(b'{"review_id": "R-2002", ', "invalid JSON (", id="invalid-json"),
@@ -116,6 +120,10 @@ REJECTED_LINES = [
                  id="created_at-number"),
     pytest.param(with_overrides(created_at="0001-01-01T00:00:00+01:00"), "created_at '0001-01-01T00:00:00+01:00' "
                  "is out of range in UTC", id="created_at-before-year-1-in-utc"),
+    pytest.param(with_overrides(created_at="2999-01-01T00:00:00Z"), "created_at '2999-01-01T00:00:00Z' is "
+                 "in the future: a review cannot have been written yet", id="created_at-far-ahead"),
+    pytest.param(with_overrides(created_at=TWO_DAYS_AHEAD), f"created_at '{TWO_DAYS_AHEAD}' is in the future",
+                 id="created_at-two-days-ahead"),
     pytest.param(with_overrides(seller_email="not-an-email"),
                  "seller_email 'not-an-email' is not a valid email address", id="invalid-email"),
     pytest.param(with_overrides(seller_email="s@"), "seller_email 's@' is not a valid email address",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import IO, Any, NamedTuple
 
@@ -27,6 +27,8 @@ MAX_LINE_BYTES = 64 * 1024
 MAX_TEXT_LENGTH = 10_000
 MAX_TITLE_LENGTH = 300
 MAX_BUYER_LENGTH = 100
+# A review cannot be written after now; a day's slack for a marketplace clock that runs ahead.
+FUTURE_SLACK = timedelta(days=1)
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 # A review id is one segment of the seller's "Request deletion" link. "/" would split it, "." and
 # ".." are resolved away by browsers, and "%", "?", "#", spaces and backslashes are read
@@ -121,6 +123,10 @@ def _rating(ratings: dict[str, Any], key: str) -> int:
     return value
 
 
+def _in_the_future(created_at: datetime) -> bool:
+    return created_at > datetime.now(UTC) + FUTURE_SLACK
+
+
 @lru_cache(maxsize=4096)
 def _seller_email(raw: str) -> str:
     try:
@@ -190,6 +196,8 @@ def _parse_common(line_number: int, raw: bytes) -> ReviewLine | None:
         if created_at.tzinfo is None:
             return None
         created_at = created_at.astimezone(UTC)
+        if _in_the_future(created_at):
+            return None
         seller_email = _seller_email(seller_email)
     except (ValueError, OverflowError, LineRejected):
         return None
@@ -259,6 +267,9 @@ def parse_record(line_number: int, record: Any) -> ReviewLine:
         created_at = created_at.astimezone(UTC)
     except OverflowError:
         raise LineRejected(f"created_at {raw_created!r} is out of range in UTC") from None
+    if _in_the_future(created_at):
+        raise LineRejected(f"created_at {raw_created!r} is in the future: a review cannot have "
+                           "been written yet")
 
     seller_email = record.get("seller_email")
     if not isinstance(seller_email, str):
