@@ -237,8 +237,35 @@ def check_webhook_settings(config: dict[str, object]) -> None:
         raise ConfigError(str(error)) from None
 
 
+# What redis-py (the job queue) and `limits` (the rate limits) each connect to.
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def check_redis_settings(config: dict[str, object]) -> None:
+    """A mistyped REDIS_URL or RATELIMIT_STORAGE_URI stops the app at start-up, naming the
+    setting and its scheme only: the URL carries Redis's password, and the libraries' own
+    errors ("unknown storage scheme : redis+tls://:password@host") would print it whole in
+    the start-up traceback."""
+    from limits.storage import SCHEMES
+
+    url = config.get("REDIS_URL")
+    if url and urlsplit(str(url)).scheme not in REDIS_SCHEMES:
+        raise ConfigError(f"REDIS_URL must start with one of "
+                          f"{', '.join(scheme + '://' for scheme in REDIS_SCHEMES)}, not "
+                          f"{urlsplit(str(url)).scheme or '(no scheme)'}://.")
+    uri = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    scheme = urlsplit(uri).scheme
+    if scheme.startswith("async+") or scheme not in SCHEMES:
+        from_redis_url = url and uri == url
+        raise ConfigError(
+            f"RATELIMIT_STORAGE_URI{' (from REDIS_URL)' if from_redis_url else ''}: the rate "
+            f"limits cannot be kept in {scheme or '(no scheme)'}://; use redis://, rediss:// or "
+            "redis+unix:// (or FLASK_RATELIMIT_STORAGE_URI for a storage of its own).")
+
+
 def check_settings(config: dict[str, object], *, testing: bool, debug: bool) -> None:
     check_mail_settings(config)
+    check_redis_settings(config)
     check_storage_settings(config)
     check_webhook_settings(config)
     if not config.get("SECRET_KEY"):

@@ -71,6 +71,24 @@ def test_secret_key_comes_from_the_environment(environment):
     assert create_app().config["SECRET_KEY"] == "from-the-environment"
 
 
+@pytest.mark.parametrize("url", ["redis+tls://:Sup3r-Secret@redis.internal:6379/0",
+                                 "unix:///run/redis.sock?password=Sup3r-Secret",
+                                 "valkey+foo://:Sup3r-Secret@redis.internal:6379/0"])
+def test_a_redis_url_the_desk_cannot_use_is_refused_without_its_password(environment, url):
+    # limits' own error was "unknown storage scheme : <the whole URL>": the password in the
+    # start-up traceback, so in the service manager's log.
+    environment.setenv("SECRET_KEY", "from-the-environment")
+    environment.setenv("REDIS_URL", url)
+
+    with pytest.raises(ConfigError) as refused:
+        create_app()
+
+    assert "REDIS_URL" in str(refused.value)
+    assert "Sup3r-Secret" not in str(refused.value)
+    assert "Sup3r-Secret" not in str(refused.value.__cause__ or "")
+    assert "Sup3r-Secret" not in str(refused.value.__context__ or "")
+
+
 @pytest.mark.parametrize("given", ["postgres://desk:pw@db.internal:5432/desk",
                                    "postgresql://desk:pw@db.internal:5432/desk"])
 def test_postgres_database_url_is_normalized_to_psycopg(environment, given):

@@ -145,6 +145,25 @@ def test_a_slow_receiver_times_out(app, runner, marketplace, seller, seller_clie
     assert 250 <= attempt.duration_ms < 1500
 
 
+@pytest.mark.parametrize("receiver", [Receiver(trickle=0.2)])
+def test_a_receiver_trickling_its_answer_times_out_on_the_whole_attempt(
+        app, runner, marketplace, seller, seller_client, agent_client):
+    # Each read gets a byte well within the timeout, so a per-read timeout never fires: the
+    # attempt would run for 4 s, past the lease that keeps other senders off the event.
+    app.config["WEBHOOK_TIMEOUT_SECONDS"] = 0.5
+    decided(agent_client, filed(app, seller_client, seller), "request_info")
+
+    started = time.monotonic()
+    send_once(runner)
+
+    assert time.monotonic() - started < 2.5
+    (event,) = webhook_events(app)
+    (attempt,) = event.attempt_log
+    assert attempt.status_code is None and "timed out" in attempt.error
+    assert 450 <= attempt.duration_ms < 1500
+    assert event.status is WebhookStatus.PENDING
+
+
 @pytest.mark.parametrize("receiver", [Receiver(fail_first=1)])
 def test_a_reviews_later_events_wait_for_its_earlier_ones(app, runner, marketplace, seller,
                                                           seller_client, agent_client):

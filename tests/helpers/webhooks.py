@@ -42,11 +42,13 @@ class Delivery:
 class Receiver:
     """fail_first: answer 503 to that many requests first; redirect_to: answer 302 there;
     delay: seconds before answering (for timeouts); during_first: runs before the first request
-    is answered, while its sender waits."""
+    is answered, while its sender waits; trickle: seconds between the answer's header lines, each
+    sent on its own (a receiver that never lets a read time out, yet never finishes)."""
 
     fail_first: int = 0
     redirect_to: str | None = None
     delay: float = 0.0
+    trickle: float = 0.0
     during_first: Callable[[], None] | None = None
     arrived: int = 0
     secret: str = SECRET
@@ -104,6 +106,17 @@ def webhook_receiver(receiver: Receiver) -> Iterator[str]:
             # Header names are case-insensitive (urllib sends "Webhook-id"): compare them lowered.
             headers = {name.lower(): value for name, value in self.headers.items()}
             status, extra = receiver.answer(headers, body)
+            if receiver.trickle:
+                self.wfile.write(f"HTTP/1.1 {status} OK\r\n".encode())
+                for line in range(20):
+                    time.sleep(receiver.trickle)
+                    try:
+                        self.wfile.write(f"X-Line-{line}: .\r\n".encode())
+                        self.wfile.flush()
+                    except OSError:  # the sender gave up
+                        return
+                self.wfile.write(b"Content-Length: 0\r\n\r\n")
+                return
             self.send_response(status)
             for name, value in extra.items():
                 self.send_header(name, value)

@@ -1,10 +1,12 @@
-"""One signed POST of an event's body to the marketplace, with the standard library: a timeout,
-no redirects followed (a 3xx is a failure like any non-2xx: a moved endpoint must be configured,
+"""One signed POST of an event's body to the marketplace, with the standard library: a timeout
+for the whole attempt (connect, send, answer), no redirects followed (a 3xx is a failure like any non-2xx: a moved endpoint must be configured,
 not guessed), and the answer or error as an AttemptResult."""
 
 from __future__ import annotations
 
+import http.client
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -40,6 +42,75 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError with the 3xx
 
 
+class _Deadline:
+    """The attempt's whole time limit. A socket timeout bounds each connect and each read only,
+    so a receiver that answers a byte every few seconds could hold an attempt for ever, past the
+    lease that keeps other senders off the event (outbox_rounds.lease_for: 2 x the timeout):
+    when the time is up, the attempt's sockets are shut down and its read ends."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _watched(connection_class: type[http.client.HTTPConnection], deadline: _Deadline):
+    class Watched(connection_class):  # type: ignore[misc, valid-type]
+        def connect(self) -> None:
+            super().connect()
+            deadline.watch(self.sock)
+
+    return Watched
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req):  # noqa: ANN001, ANN201
+        return self.do_open(_watched(http.client.HTTPConnection, self.deadline), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req):  # noqa: ANN001, ANN201
+        options = {"context": self._context}
+        if hasattr(self, "_check_hostname"):  # Python 3.11; gone from 3.12
+            options["check_hostname"] = self._check_hostname
+        return self.do_open(_watched(http.client.HTTPSConnection, self.deadline), req, **options)
+
+
 class WebhookTransport:
     """POSTs to `url`, signed with `secret` (`whsec_…`); `clock` gives each attempt's
     webhook-timestamp (unix seconds)."""
@@ -50,8 +121,6 @@ class WebhookTransport:
         self.timeout = timeout
         self.clock = clock
         self._key = parse_secret(secret)
-        # Proxies from the environment (HTTPS_PROXY, NO_PROXY) apply as everywhere in urllib.
-        self._opener = urllib.request.build_opener(_NoRedirects())
 
     @property
     def display(self) -> str:
@@ -69,24 +138,38 @@ class WebhookTransport:
         request = urllib.request.Request(self.url, data=body.encode("utf-8"), method="POST",
                                          headers=self.headers(webhook_id, body))
         started = time.monotonic()
+        deadline = _Deadline(self.timeout)
+        # Proxies from the environment (HTTPS_PROXY, NO_PROXY) apply as everywhere in urllib.
+        opener = urllib.request.build_opener(_NoRedirects(), _HTTPHandler(deadline),
+                                             _HTTPSHandler(deadline))
 
         def took() -> int:
             return round((time.monotonic() - started) * 1000)
 
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:  # nosec B310 (http(s) only: check_url)
+            with opener.open(request, timeout=self.timeout) as response:  # nosec B310 (http(s) only: check_url)
                 response.read(ANSWER_EXCERPT_BYTES)
-                return AttemptResult(took(), status_code=response.status)
+            if deadline.expired:  # the read was cut short: the answer may not be whole
+                return AttemptResult(took(), error=f"timed out after {self.timeout:g} s")
+            return AttemptResult(took(), status_code=response.status)
         except urllib.error.HTTPError as answer:
+            if deadline.expired:
+                return AttemptResult(took(), error=f"timed out after {self.timeout:g} s")
             excerpt = _excerpt(answer)
             return AttemptResult(took(), status_code=answer.code,
                                  error=f"HTTP {answer.code} {answer.reason}" + (f": {excerpt}" if excerpt else ""))
         except urllib.error.URLError as error:
+            if deadline.expired:
+                return AttemptResult(took(), error=f"timed out after {self.timeout:g} s")
             return AttemptResult(took(), error=f"{type(error.reason).__name__}: {error.reason}")
         except (TimeoutError, socket.timeout):
             return AttemptResult(took(), error=f"timed out after {self.timeout:g} s")
         except (OSError, HTTPException) as error:
+            if deadline.expired:
+                return AttemptResult(took(), error=f"timed out after {self.timeout:g} s")
             return AttemptResult(took(), error=f"{type(error).__name__}: {error}")
+        finally:
+            deadline.cancel()
 
 
 def _excerpt(answer: urllib.error.HTTPError) -> str:
