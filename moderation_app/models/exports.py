@@ -75,3 +75,9 @@ class AuditExport(db.Model):
     @property
     def in_progress(self) -> bool:
         return self.status in (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+    @property
+    def downloadable(self) -> bool:
+        """Ready and not past its expiry (`audit clean-exports` marks it expired later)."""
+        return (self.status is ExportStatus.READY and self.stored_name is not None
+                and (self.expires_at is None or self.expires_at > utcnow()))

@@ -73,10 +73,11 @@ def exports_of(manager: User, limit: int = LIST_LIMIT) -> list[AuditExport]:
 
 
 def export_for_download(manager: User, export_id: int) -> AuditExport:
-    """Only the manager who asked for it, only while it is ready: anything else looks absent."""
+    """Only the manager who asked for it, only while it is ready and not past its expiry (before
+    `audit clean-exports` has removed it): anything else looks absent."""
     export = db.session.get(AuditExport, export_id)
     if (export is None or manager.role is not Role.MANAGER or export.requested_by_id != manager.id
-            or export.status is not ExportStatus.READY or export.stored_name is None):
+            or not export.downloadable):
         raise NoSuchRecord("No such export, or it is not ready.")
     return export
 

@@ -194,6 +194,22 @@ def test_a_bad_format_or_filter_is_refused_and_nothing_queued(app, manager_clien
     assert exports(app) == []
 
 
+def test_an_export_past_its_expiry_is_not_downloadable_before_the_clean_up_runs(app, manager_client):
+    some_events(app)
+    ask(manager_client)
+    [export] = exports(app)
+    assert manager_client.get(f"/audit/exports/{export.id}/download").status_code == 200
+    with app.app_context():
+        db.session.execute(update(AuditExport).where(AuditExport.id == export.id)
+                           .values(expires_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+
+    assert manager_client.get(f"/audit/exports/{export.id}/download").status_code == 404
+    listing = page_text(manager_client.get("/audit/exports"))
+    assert "Expired: the file is being removed" in listing
+    assert f"/audit/exports/{export.id}/download" not in listing
+
+
 def test_clean_exports_removes_expired_files_lost_jobs_and_orphans(app, manager_client, runner,
                                                                     monkeypatch):
     ask(manager_client)
