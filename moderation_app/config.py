@@ -249,10 +249,10 @@ def check_redis_settings(config: dict[str, object]) -> None:
     from limits.storage import SCHEMES
 
     url = config.get("REDIS_URL")
-    if url and urlsplit(str(url)).scheme not in REDIS_SCHEMES:
+    if url and (redis_scheme := urlsplit(str(url)).scheme) not in REDIS_SCHEMES:
         raise ConfigError(f"REDIS_URL must start with one of "
                           f"{', '.join(scheme + '://' for scheme in REDIS_SCHEMES)}, not "
-                          f"{urlsplit(str(url)).scheme or '(no scheme)'}://.")
+                          f"{redis_scheme or '(no scheme)'}://.")
     uri = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
     scheme = urlsplit(uri).scheme
     if scheme.startswith("async+") or scheme not in SCHEMES:

@@ -1,6 +1,7 @@
 """One signed POST of an event's body to the marketplace, with the standard library: a timeout
-for the whole attempt (connect, send, answer), no redirects followed (a 3xx is a failure like any non-2xx: a moved endpoint must be configured,
-not guessed), and the answer or error as an AttemptResult."""
+for the whole attempt (connect, send, answer), no redirects followed (a 3xx is a failure like any
+non-2xx: a moved endpoint must be configured, not guessed), and the answer or error as an
+AttemptResult."""
 
 from __future__ import annotations
 
@@ -147,29 +148,32 @@ class WebhookTransport:
             return round((time.monotonic() - started) * 1000)
 
         try:
+            result = self._attempt(opener, request, took)
+        finally:
+            deadline.cancel()
+        # Cut short by the deadline, whatever that made of the attempt (a partial answer, a reset
+        # connection): it timed out.
+        return self._timed_out(took()) if deadline.expired else result
+
+    def _timed_out(self, took: int) -> AttemptResult:
+        return AttemptResult(took, error=f"timed out after {self.timeout:g} s")
+
+    def _attempt(self, opener: urllib.request.OpenerDirector, request: urllib.request.Request,
+                 took: Callable[[], int]) -> AttemptResult:
+        try:
             with opener.open(request, timeout=self.timeout) as response:  # nosec B310 (http(s) only: check_url)
                 response.read(ANSWER_EXCERPT_BYTES)
-            if deadline.expired:  # the read was cut short: the answer may not be whole
-                return AttemptResult(took(), error=f"timed out after {self.timeout:g} s")
             return AttemptResult(took(), status_code=response.status)
         except urllib.error.HTTPError as answer:
-            if deadline.expired:
-                return AttemptResult(took(), error=f"timed out after {self.timeout:g} s")
             excerpt = _excerpt(answer)
             return AttemptResult(took(), status_code=answer.code,
                                  error=f"HTTP {answer.code} {answer.reason}" + (f": {excerpt}" if excerpt else ""))
         except urllib.error.URLError as error:
-            if deadline.expired:
-                return AttemptResult(took(), error=f"timed out after {self.timeout:g} s")
             return AttemptResult(took(), error=f"{type(error.reason).__name__}: {error.reason}")
         except (TimeoutError, socket.timeout):
-            return AttemptResult(took(), error=f"timed out after {self.timeout:g} s")
+            return self._timed_out(took())
         except (OSError, HTTPException) as error:
-            if deadline.expired:
-                return AttemptResult(took(), error=f"timed out after {self.timeout:g} s")
             return AttemptResult(took(), error=f"{type(error).__name__}: {error}")
-        finally:
-            deadline.cancel()
 
 
 def _excerpt(answer: urllib.error.HTTPError) -> str:
