@@ -4,10 +4,12 @@ audit events, stored files. Each reads in its own app context, so it sees only w
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -95,6 +97,19 @@ def break_export_store(app: Flask) -> str:
     _local(app, "").mkdir(parents=True, exist_ok=True)
     _local(app, EXPORTS_FOLDER).write_text("not a folder")
     return "NotADirectoryError"
+
+
+def fail_opening(monkeypatch: pytest.MonkeyPatch, name_ending: str, code: int) -> None:
+    """The local folder's files whose names end so cannot be opened, failing with errno `code`
+    (EIO, EMFILE…): the disk in trouble, not the file gone. Others open as usual."""
+    real_open = os.open
+
+    def failing(path, flags, *args, **kwargs):
+        if str(path).endswith(name_ending):
+            raise OSError(code, os.strerror(code))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", failing)
 
 
 def backend_class(app: Flask) -> type:

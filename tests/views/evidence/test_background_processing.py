@@ -9,7 +9,6 @@ import errno
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 
@@ -39,6 +38,7 @@ from tests.helpers.requests import answer, ask_for_information, file_request, su
 from tests.helpers.stored import (
     all_rows,
     backend_class,
+    fail_opening,
     load,
     nothing_stored,
     remove_stored,
@@ -80,6 +80,12 @@ NOTHING_DONE = "0 stored, 0 could not be decoded, 0 already done elsewhere, 0 le
 def summary(result) -> str:
     """The last line `evidence process` prints."""
     return result.output.strip().splitlines()[-1]
+
+
+def upload_refusals(caplog) -> list[dict]:
+    """The security log's upload_refused events, as logged."""
+    return [json.loads(record.getMessage().removeprefix("security ")) for record in caplog.records
+            if record.name == security_logger.name and "upload_refused" in record.getMessage()]
 
 
 def sha256(data: bytes) -> str:
@@ -497,8 +503,7 @@ def test_a_failed_decode_is_in_the_security_log(app, seller, seller_client, capl
         submitted_id(submit(seller_client, add_review(app, seller),
                             files=[(whole[: len(whole) // 2], "cut.png")]))
         assert run_worker(app)
-    refusals = [json.loads(record.getMessage().removeprefix("security ")) for record in caplog.records
-                if record.name == security_logger.name and "upload_refused" in record.getMessage()]
+    refusals = upload_refusals(caplog)
     assert [(event["seller_id"], event["processed_later"]) for event in refusals] == [
         (seller.id, True)]
     assert "“cut.png” is damaged" in refusals[0]["reason"]
@@ -533,8 +538,7 @@ def test_a_failed_decode_found_by_the_sweep_is_in_the_security_log_too(
         result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
     assert result.exit_code == 0, result.output
     assert summary(result).startswith("0 stored, 1 could not be decoded")
-    refusals = [json.loads(record.getMessage().removeprefix("security ")) for record in caplog.records
-                if record.name == security_logger.name and "upload_refused" in record.getMessage()]
+    refusals = upload_refusals(caplog)
     assert [(event["seller_id"], event["processed_later"]) for event in refusals] == [
         (seller.id, True)]
     assert "“cut.png” is damaged" in refusals[0]["reason"]
@@ -576,14 +580,7 @@ def test_a_held_file_the_disk_cannot_read_for_now_stays_processing_not_lost(
     with job_queue(app) as queue:
         request_id = submitted_id(submit(seller_client, add_review(app, seller)))
         queue.empty()
-    real_open = os.open
-
-    def failing(path, flags, *args, **kwargs):
-        if str(path).endswith(".upload"):
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        return real_open(path, flags, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", failing)
+    fail_opening(monkeypatch, ".upload", errno.EIO)
     result = runner.invoke(args=["evidence", "process", "--older-than-seconds", "0"])
     assert result.exit_code == 1 and "left processing (StorageUnavailable" in result.output
     [held] = uploads(app)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import os
 import re
 import threading
 from datetime import timedelta
@@ -32,6 +31,7 @@ from tests.helpers.requests import answer, ask_for_information, file_request, su
 from tests.helpers.stored import (
     backend_class,
     evidence_rows,
+    fail_opening,
     nothing_stored,
     remove_stored,
     request_state,
@@ -428,14 +428,7 @@ def test_a_file_the_disk_cannot_read_for_now_is_a_503_not_a_missing_file(
     # A 404 would tell the agent the evidence is gone; it is there, the disk is in trouble.
     file_request(seller_client, add_review(app, seller), files=[(image_bytes(), "chat.png")])
     [stored] = evidence_rows(app)
-    real_open = os.open
-
-    def failing(path, flags, *args, **kwargs):
-        if str(path).endswith(stored.stored_name):
-            raise OSError(code, os.strerror(code))
-        return real_open(path, flags, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", failing)
+    fail_opening(monkeypatch, stored.stored_name, code)
     response = seller_client.get(f"/evidence/{stored.id}")
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
     assert "cannot reach its evidence store" in page_text(response)
